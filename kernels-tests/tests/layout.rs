@@ -1,0 +1,77 @@
+//! Permute and transpose against index arithmetic in f64.
+
+use kernels_tests::{Inputs, assert_close, to_f64};
+
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![vec![]];
+    }
+    let mut out = Vec::new();
+    for p in permutations(n - 1) {
+        for pos in 0..=p.len() {
+            let mut q = p.clone();
+            q.insert(pos, n - 1);
+            out.push(q);
+        }
+    }
+    out
+}
+
+fn reference(host: &[f32], dims: &[usize], axes: &[usize]) -> Vec<f64> {
+    let rank = dims.len();
+    let mut strides = vec![1; rank];
+    for d in (0..rank.saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * dims[d + 1];
+    }
+    let out_dims: Vec<usize> = axes.iter().map(|&a| dims[a]).collect();
+    let n = host.len();
+    (0..n)
+        .map(|i| {
+            let mut rest = i;
+            let mut src = 0;
+            for k in (0..rank).rev() {
+                src += (rest % out_dims[k]) * strides[axes[k]];
+                rest /= out_dims[k];
+            }
+            f64::from(host[src])
+        })
+        .collect()
+}
+
+#[test]
+fn every_permutation_of_two_three_and_four_axes() {
+    let mut inputs = Inputs::new(50);
+    for dims in [vec![5usize, 3], vec![2, 7, 3], vec![3, 5, 2, 7]] {
+        let (x, host) = inputs.tensor(&dims, -1.0, 1.0);
+        for axes in permutations(dims.len()) {
+            let got = x.permute(&axes);
+            let out_dims: Vec<usize> = axes.iter().map(|&a| dims[a]).collect();
+            assert_eq!(got.dims(), out_dims.as_slice());
+            assert_close(
+                &format!("permute {axes:?} of {dims:?}"),
+                &got.to_vec(),
+                &reference(&host, &dims, &axes),
+                0.0,
+                0.0,
+            );
+        }
+    }
+}
+
+#[test]
+fn transpose_swaps_two_axes_and_reshape_shares_storage() {
+    let mut inputs = Inputs::new(51);
+    let (x, host) = inputs.tensor(&[4, 6, 5], -1.0, 1.0);
+    let t = x.transpose(0, -1);
+    assert_eq!(t.dims(), &[5, 6, 4]);
+    assert_close(
+        "transpose",
+        &t.to_vec(),
+        &reference(&host, &[4, 6, 5], &[2, 1, 0]),
+        0.0,
+        0.0,
+    );
+    let r = x.reshape(&[24, 5]);
+    assert!(r.same_storage(&x));
+    assert_close("reshape", &r.to_vec(), &to_f64(&host), 0.0, 0.0);
+}

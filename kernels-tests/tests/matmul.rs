@@ -1,0 +1,124 @@
+//! Matrix products against an f64 reference, for every kernel the adapter can run.
+
+use kernels_tests::{Inputs, assert_close, gpu};
+use pegasus::ops::MatmulKernel;
+
+/// C[b] = op(A[b]) op(B[b]) in f64. `a` is stored [ba, M, K] or [ba, K, M]; a batch of 1
+/// broadcasts.
+#[allow(clippy::too_many_arguments)]
+fn reference(
+    a: &[f32],
+    b: &[f32],
+    batch: usize,
+    (ba, bb): (usize, usize),
+    (m, n, k): (usize, usize, usize),
+    ta: bool,
+    tb: bool,
+) -> Vec<f64> {
+    let mut c = vec![0f64; batch * m * n];
+    for z in 0..batch {
+        let a0 = if ba == 1 { 0 } else { z * m * k };
+        let b0 = if bb == 1 { 0 } else { z * k * n };
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0f64;
+                for t in 0..k {
+                    let av = if ta {
+                        a[a0 + t * m + i]
+                    } else {
+                        a[a0 + i * k + t]
+                    };
+                    let bv = if tb {
+                        b[b0 + j * k + t]
+                    } else {
+                        b[b0 + t * n + j]
+                    };
+                    s += f64::from(av) * f64::from(bv);
+                }
+                c[(z * m + i) * n + j] = s;
+            }
+        }
+    }
+    c
+}
+
+/// Products of K terms in [-1, 1] accumulated in f32: the error grows about like
+/// sqrt(K) * 6e-8 * sqrt(K) (sum magnitude); 4e-6 * K bounds it with a wide margin while a
+/// wrong index or a skipped k (errors of order 0.1) fails.
+fn tolerance(k: usize) -> f64 {
+    1e-6 + 4e-7 * k as f64
+}
+
+fn check(
+    kernel: MatmulKernel,
+    batch: (usize, usize),
+    mnk: (usize, usize, usize),
+    ta: bool,
+    tb: bool,
+    seed: u64,
+) {
+    let (m, n, k) = mnk;
+    let (ba, bb) = batch;
+    let mut inputs = Inputs::new(seed);
+    let a_dims = if ta { [ba, k, m] } else { [ba, m, k] };
+    let b_dims = if tb { [bb, n, k] } else { [bb, k, n] };
+    let (a, ah) = inputs.tensor(&a_dims, -1.0, 1.0);
+    let (b, bh) = inputs.tensor(&b_dims, -1.0, 1.0);
+    let batch_out = ba.max(bb);
+    let got = a.matmul_with(&b, ta, tb, kernel);
+    assert_eq!(got.dims(), &[batch_out, m, n]);
+    let want = reference(&ah, &bh, batch_out, batch, mnk, ta, tb);
+    let what = format!("{kernel:?} {batch:?} {mnk:?} trans {ta} {tb}");
+    assert_close(&what, &got.to_vec(), &want, tolerance(k), 0.0);
+}
+
+#[test]
+fn awkward_shapes_and_transposes() {
+    let shapes = [
+        (1, 1, 1),
+        (7, 13, 5),
+        (67, 45, 39),
+        (33, 97, 129),
+        (64, 64, 16),
+        (2, 200, 3),
+    ];
+    for kernel in MatmulKernel::available(&gpu()) {
+        for (s, &mnk) in shapes.iter().enumerate() {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                check(kernel, (1, 1), mnk, ta, tb, s as u64);
+            }
+        }
+    }
+}
+
+#[test]
+fn batches_and_broadcast_operands() {
+    for kernel in MatmulKernel::available(&gpu()) {
+        check(kernel, (3, 3), (17, 19, 23), false, false, 21);
+        check(kernel, (4, 1), (9, 33, 7), false, true, 22);
+        check(kernel, (1, 5), (31, 6, 11), true, false, 23);
+    }
+}
+
+#[test]
+fn two_dimensional_operands_give_a_matrix() {
+    let mut inputs = Inputs::new(30);
+    let (a, ah) = inputs.tensor(&[5, 3], -1.0, 1.0);
+    let (b, bh) = inputs.tensor(&[3, 4], -1.0, 1.0);
+    let c = a.matmul(&b);
+    assert_eq!(c.dims(), &[5, 4]);
+    assert_close(
+        "2-D",
+        &c.to_vec(),
+        &reference(&ah, &bh, 1, (1, 1), (5, 4, 3), false, false),
+        1e-6,
+        1e-6,
+    );
+}
+
+#[test]
+fn large_case() {
+    for kernel in MatmulKernel::available(&gpu()) {
+        check(kernel, (1, 1), (1023, 517, 771), false, false, 40);
+    }
+}

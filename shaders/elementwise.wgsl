@@ -1,0 +1,141 @@
+// Elementwise kernels: unary maps, binary maps with broadcasting, fill.
+//
+// Bindings (group 0):
+//   0  p    uniform Params
+//   1  a    storage read        first operand, n elements (or broadcast, see below)
+//   2  b    storage read        second operand (binary only)
+//   3  out  storage read_write  n elements
+//
+// Grid: ceil(n / 256) workgroups of 256, laid out 2-D when over the per-dimension limit;
+// element i = (wid.x + wid.y * nwg.x) * 256 + lid.
+//
+// Broadcasting: an operand marked by A_BCAST / B_BCAST is read at (i / inner) % count, which
+// covers a scalar (inner = 1, count = 1), a per-channel NCHW vector (inner = H*W, count = C)
+// and a row vector (inner = 1, count = C). Unmarked operands are read at i, so the common
+// same-shape case does no integer division.
+
+struct Params {
+    n: u32,
+    a_inner: u32,
+    a_count: u32,
+    b_inner: u32,
+    b_count: u32,
+    alpha: f32,
+    beta: f32,
+}
+
+// Unary ops; the host mirrors these numbers in src/ops/elementwise.rs.
+const NEG: u32 = 0u;
+const EXP: u32 = 1u;
+const LOG: u32 = 2u;
+const SQRT: u32 = 3u;
+const TANH: u32 = 4u;
+const SIGMOID: u32 = 5u;
+const RELU: u32 = 6u;
+const LEAKY_RELU: u32 = 7u;
+const SOFTPLUS: u32 = 8u;
+const ABS: u32 = 9u;
+const AFFINE: u32 = 10u;   // alpha * x + beta
+const SQUARE: u32 = 11u;
+const RECIPROCAL: u32 = 12u;
+
+// Binary ops.
+const ADD: u32 = 0u;
+const SUB: u32 = 1u;
+const MUL: u32 = 2u;
+const DIV: u32 = 3u;
+const MAXIMUM: u32 = 4u;
+const MINIMUM: u32 = 5u;
+
+override OP: u32 = 0u;
+override A_BCAST: bool = false;
+override B_BCAST: bool = false;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn element(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+    return (wid.x + wid.y * nwg.x) * 256u + lid;
+}
+
+// Numerically safe forms: tanh and sigmoid never form exp of a large positive number, and
+// softplus is max(x, 0) + log(1 + exp(-|x|)).
+fn unary(x: f32) -> f32 {
+    switch OP {
+        case NEG: { return -x; }
+        case EXP: { return exp(x); }
+        case LOG: { return log(x); }
+        case SQRT: { return sqrt(x); }
+        case TANH: {
+            // tanh(15) rounds to 1 in f32; clamping keeps exp inside tanh from overflowing.
+            return tanh(clamp(x, -15.0, 15.0));
+        }
+        case SIGMOID: {
+            let e = exp(-abs(x));
+            return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+        }
+        case RELU: { return max(x, 0.0); }
+        case LEAKY_RELU: { return select(p.alpha * x, x, x > 0.0); }
+        case SOFTPLUS: { return max(x, 0.0) + log(1.0 + exp(-abs(x))); }
+        case ABS: { return abs(x); }
+        case AFFINE: { return p.alpha * x + p.beta; }
+        case SQUARE: { return x * x; }
+        case RECIPROCAL: { return 1.0 / x; }
+        default: { return x; }
+    }
+}
+
+fn binary(x: f32, y: f32) -> f32 {
+    switch OP {
+        case ADD: { return x + y; }
+        case SUB: { return x - y; }
+        case MUL: { return x * y; }
+        case DIV: { return x / y; }
+        case MAXIMUM: { return max(x, y); }
+        case MINIMUM: { return min(x, y); }
+        default: { return x; }
+    }
+}
+
+@compute @workgroup_size(256)
+fn map_unary(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    if i < p.n {
+        out[i] = unary(a[i]);
+    }
+}
+
+@compute @workgroup_size(256)
+fn map_binary(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    if i < p.n {
+        var ia = i;
+        var ib = i;
+        if A_BCAST { ia = (i / p.a_inner) % p.a_count; }
+        if B_BCAST { ib = (i / p.b_inner) % p.b_count; }
+        out[i] = binary(a[ia], b[ib]);
+    }
+}
+
+// out = binary(a, alpha): the second operand is a constant.
+@compute @workgroup_size(256)
+fn map_scalar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+              @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    if i < p.n {
+        out[i] = binary(a[i], p.alpha);
+    }
+}
+
+@compute @workgroup_size(256)
+fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    if i < p.n {
+        out[i] = p.alpha;
+    }
+}

@@ -1,0 +1,103 @@
+// Reductions (sum, max, min) of the middle axis of a [outer, R, inner] view.
+//
+// Each pass reduces chunks of the R axis and writes partials [outer, chunks, inner]; the host
+// repeats passes until one chunk is left, so every result is a tree of short partial sums
+// (at most CHUNK terms per thread per level) rather than one long serial loop.
+//
+// Bindings (group 0):
+//   0  p    uniform Params
+//   1  x    storage read        outer * r * inner elements
+//   2  out  storage read_write  outer * chunks * inner elements
+//
+// reduce_rows (inner == 1): one workgroup of 256 per (o, chunk); threads stride over the
+//   chunk, then a tree in workgroup memory. Grid: outer * chunks workgroups (2-D if large).
+// reduce_cols (inner > 1): one thread per (o, chunk, i) loops over the chunk; neighbouring
+//   threads read neighbouring i. Grid: ceil(inner / 256) * outer * chunks workgroups.
+
+struct Params {
+    outer: u32,
+    r: u32,
+    inner: u32,
+    chunk: u32,      // elements of R per (o, chunk)
+    chunks: u32,
+    scale: f32,      // applied to the result (1 / count for a mean on the last pass)
+}
+
+const SUM: u32 = 0u;
+const MAX: u32 = 1u;
+const MIN: u32 = 2u;
+
+override OP: u32 = 0u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+fn identity() -> f32 {
+    switch OP {
+        case MAX: { return bitcast<f32>(0xff800000u); }  // -inf
+        case MIN: { return bitcast<f32>(0x7f800000u); }  // +inf
+        default: { return 0.0; }
+    }
+}
+
+fn combine(acc: f32, v: f32) -> f32 {
+    switch OP {
+        case MAX: { return max(acc, v); }
+        case MIN: { return min(acc, v); }
+        default: { return acc + v; }
+    }
+}
+
+fn finish(v: f32) -> f32 {
+    if OP == SUM { return v * p.scale; }
+    return v;
+}
+
+@compute @workgroup_size(256)
+fn reduce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_index) lid: u32) {
+    let w = wid.x + wid.y * nwg.x;
+    let o = w / p.chunks;
+    let c = w % p.chunks;
+    if o >= p.outer { return; }
+    let start = c * p.chunk;
+    let end = min(start + p.chunk, p.r);
+    var acc = identity();
+    for (var r = start + lid; r < end; r += 256u) {
+        acc = combine(acc, x[o * p.r + r]);
+    }
+    partial[lid] = acc;
+    workgroupBarrier();
+    for (var half = 128u; half > 0u; half >>= 1u) {
+        if lid < half {
+            partial[lid] = combine(partial[lid], partial[lid + half]);
+        }
+        workgroupBarrier();
+    }
+    if lid == 0u {
+        out[o * p.chunks + c] = finish(partial[0]);
+    }
+}
+
+@compute @workgroup_size(256)
+fn reduce_cols(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_index) lid: u32) {
+    let w = wid.x + wid.y * nwg.x;
+    let blocks = (p.inner + 255u) / 256u;
+    let block = w % blocks;
+    let oc = w / blocks;
+    let o = oc / p.chunks;
+    let c = oc % p.chunks;
+    let i = block * 256u + lid;
+    if o >= p.outer || i >= p.inner { return; }
+    let start = c * p.chunk;
+    let end = min(start + p.chunk, p.r);
+    var acc = identity();
+    for (var r = start; r < end; r++) {
+        acc = combine(acc, x[(o * p.r + r) * p.inner + i]);
+    }
+    out[(o * p.chunks + c) * p.inner + i] = finish(acc);
+}

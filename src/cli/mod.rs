@@ -1,0 +1,93 @@
+//! The command line: one file per subcommand.
+
+mod bench;
+mod devices;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::gpu::{AdapterChoice, Gpu};
+
+#[derive(Parser)]
+#[command(
+    name = "pegasus",
+    version,
+    about = "Train and explore generative image models (GLO, VAE, VAE-GAN, CPPN-GAN) on any GPU",
+    after_help = "Examples:\n  pegasus devices\n  pegasus bench matmul --size 1024,1024,1024"
+)]
+struct Cli {
+    /// Adapter to run on: an index from `pegasus devices` or part of its name. Overrides the
+    /// PEGASUS_ADAPTER environment variable. Default: the first discrete GPU, else an
+    /// integrated one, else the software driver.
+    #[arg(long, global = true, value_name = "INDEX|NAME")]
+    adapter: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every GPU adapter with its limits and features; `*` marks the one pegasus uses.
+    #[command(
+        after_help = "Example:\n  pegasus devices\n  PEGASUS_ADAPTER=llvmpipe pegasus devices"
+    )]
+    Devices,
+    /// Measure kernel speed on the chosen adapter.
+    Bench(bench::BenchArgs),
+}
+
+pub fn run() -> ExitCode {
+    ensure_runtime_dir();
+    let cli = Cli::parse();
+    let choice = AdapterChoice::from_flag_or_env(cli.adapter.as_deref());
+    let result = match cli.command {
+        Command::Devices => devices::run(&choice),
+        Command::Bench(args) => open(&choice).and_then(|gpu| bench::run(&gpu, &args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Mesa's Vulkan drivers complain on every start when XDG_RUNTIME_DIR is unset (common in
+/// containers and CI), though compute needs no display; give them a private directory.
+fn ensure_runtime_dir() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return;
+    }
+    let dir = std::env::temp_dir().join("pegasus-runtime");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        // SAFETY: called first thing in main, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", dir) };
+    }
+}
+
+/// Opens the chosen adapter and says which one, so every figure printed has its device.
+fn open(choice: &AdapterChoice) -> anyhow::Result<Arc<Gpu>> {
+    let gpu = Gpu::new(choice)?;
+    let info = gpu.info();
+    eprintln!(
+        "adapter: {} ({:?}, {:?})",
+        info.name, info.backend, info.device_type
+    );
+    Ok(gpu)
+}
+
+/// Prints the per-kernel GPU time table when PEGASUS_PROFILE=1.
+fn print_profile(gpu: &Gpu) {
+    if let Some(report) = gpu.profile_report() {
+        println!("\n{report}");
+    }
+}

@@ -1,0 +1,461 @@
+//! The GPU context: one device and queue, a buffer pool, a pipeline cache, and the command
+//! batching every op goes through.
+//!
+//! Ops never wait. A dispatch appends a compute pass to the current command encoder and its
+//! parameters to a host copy of the parameter ring; the encoder is submitted when a result is
+//! read back or when `MAX_PENDING` dispatches have queued up.
+
+mod adapter;
+mod pipelines;
+mod pool;
+mod profiler;
+
+pub use adapter::{AdapterChoice, describe};
+pub use pipelines::{Bind, Kernel, Shader, validate_wgsl};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use pipelines::PipelineCache;
+use pool::BufferPool;
+use profiler::Profiler;
+
+/// Dispatches per submission: enough to keep the queue fed, few enough that a long chain of
+/// small ops does not hold many pooled buffers hostage in one unsubmitted command buffer.
+const MAX_PENDING: u32 = 256;
+
+/// Bytes of parameters a kernel may take (its `var<uniform>` struct must fit).
+pub const PARAMS_BYTES: u64 = 256;
+
+pub struct Gpu {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    info: wgpu::AdapterInfo,
+    limits: wgpu::Limits,
+    checked_shaders: bool,
+    param_slot: u64,
+    batch: Mutex<Batch>,
+    pool: Mutex<BufferPool>,
+    pipelines: Mutex<PipelineCache>,
+    errors: Arc<Mutex<Vec<String>>>,
+    poison: AtomicBool,
+}
+
+/// Work recorded but not yet submitted.
+struct Batch {
+    encoder: Option<wgpu::CommandEncoder>,
+    dispatches: u32,
+    /// Host image of `ring` for this batch: slot i holds dispatch i's parameters.
+    params: Vec<u8>,
+    ring: wgpu::Buffer,
+    profiler: Option<Profiler>,
+}
+
+/// A workgroup grid, already checked against the adapter's per-dimension limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grid(pub [u32; 3]);
+
+impl Gpu {
+    /// Opens the adapter picked by `choice` with its real limits and the optional features it
+    /// offers (timestamp queries, f16, subgroups).
+    pub fn new(choice: &AdapterChoice) -> Result<Arc<Gpu>> {
+        let instance = adapter::new_instance();
+        let adapters = adapter::enumerate(&instance);
+        let index = adapter::choose(&adapters, choice)?;
+        let adapter = &adapters[index];
+        let info = adapter.get_info();
+        let wanted =
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP;
+        let features = adapter.features() & wanted;
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("pegasus"),
+            required_features: features,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| Error::DeviceRequest {
+            adapter: info.name.clone(),
+            reason: e.to_string(),
+        })?;
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().unwrap().push(e.to_string());
+        }));
+        let param_slot = PARAMS_BYTES.max(u64::from(limits.min_uniform_buffer_offset_alignment));
+        let ring = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("parameter ring"),
+            size: param_slot * u64::from(MAX_PENDING),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let profiler = std::env::var("PEGASUS_PROFILE")
+            .is_ok_and(|v| v != "0" && !v.is_empty())
+            .then(|| Profiler::new(&device, &queue, MAX_PENDING));
+        let checked_shaders = std::env::var("PEGASUS_CHECKED_SHADERS").is_ok_and(|v| v == "1");
+        Ok(Arc::new(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+            checked_shaders,
+            param_slot,
+            batch: Mutex::new(Batch {
+                encoder: None,
+                dispatches: 0,
+                params: Vec::new(),
+                ring,
+                profiler,
+            }),
+            pool: Mutex::new(BufferPool::default()),
+            pipelines: Mutex::new(PipelineCache::default()),
+            errors,
+            poison: AtomicBool::new(false),
+        }))
+    }
+
+    /// Every adapter this machine offers, with the index of the one `choice` would pick.
+    pub fn list_adapters(choice: &AdapterChoice) -> (Vec<wgpu::Adapter>, Result<usize>) {
+        let instance = adapter::new_instance();
+        let adapters = adapter::enumerate(&instance);
+        let chosen = adapter::choose(&adapters, choice);
+        (adapters, chosen)
+    }
+
+    pub fn info(&self) -> &wgpu::AdapterInfo {
+        &self.info
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    pub fn has_subgroups(&self) -> bool {
+        self.device.features().contains(wgpu::Features::SUBGROUP)
+    }
+
+    pub fn has_timestamps(&self) -> bool {
+        self.device
+            .features()
+            .contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// A storage buffer of at least `bytes`, from the pool when one of its size class is idle.
+    /// Its contents are whatever the last user left.
+    pub(crate) fn alloc(&self, bytes: u64) -> wgpu::Buffer {
+        if let Err(e) = self.check_binding(bytes) {
+            panic!("{e}");
+        }
+        let class = pool::size_class(bytes);
+        let recycled = self.pool.lock().unwrap().take(class);
+        let buffer = recycled.unwrap_or_else(|| self.create_storage(class));
+        if self.poison.load(Ordering::Relaxed) {
+            let nan = f32::NAN.to_bits().to_le_bytes();
+            self.upload(&buffer, &nan.repeat(class as usize / 4));
+        }
+        buffer
+    }
+
+    /// Tests: fill every buffer handed to a new tensor with NaN, so an element a kernel forgets
+    /// to write shows up.
+    pub fn poison_new_tensors(&self, on: bool) {
+        self.poison.store(on, Ordering::Relaxed);
+    }
+
+    fn create_storage(&self, class: u64) -> wgpu::Buffer {
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: class,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::UNIFORM
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.pool.lock().unwrap().note_created(class);
+        buffer
+    }
+
+    /// Whether a tensor of `bytes` can be bound to a kernel on this adapter; the error names
+    /// the limit so a caller can suggest a smaller batch or image.
+    pub fn check_binding(&self, bytes: u64) -> Result<()> {
+        let limit = self
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size);
+        if pool::size_class(bytes) > limit {
+            return Err(Error::Limit(format!(
+                "a tensor of {:.1} MiB exceeds the largest buffer a kernel can bind on {} ({} MiB); \
+                 use a smaller batch or image size",
+                bytes as f64 / (1 << 20) as f64,
+                self.info.name,
+                limit >> 20
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn release(&self, buffer: wgpu::Buffer) {
+        self.pool.lock().unwrap().give_back(buffer);
+    }
+
+    /// Frees every idle pooled buffer (e.g. between phases that use very different shapes).
+    pub fn trim_pool(&self) {
+        let freed = self.pool.lock().unwrap().clear();
+        self.pipelines.lock().unwrap().forget_bind_groups();
+        drop(freed);
+    }
+
+    /// (bytes held by live tensors, bytes idle in the pool, buffers created, buffers reused)
+    pub fn pool_stats(&self) -> (u64, u64, u64, u64) {
+        let p = self.pool.lock().unwrap();
+        (p.live_bytes, p.pooled_bytes, p.created, p.reused)
+    }
+
+    /// A grid of `groups` workgroups laid out within the per-dimension limit; kernels recover
+    /// the linear workgroup index as `wid.x + wid.y * num_workgroups.x`.
+    pub fn linear_grid(&self, groups: u64) -> Grid {
+        let max = u64::from(self.limits.max_compute_workgroups_per_dimension);
+        if groups <= max {
+            return Grid([groups.max(1) as u32, 1, 1]);
+        }
+        let y = groups.div_ceil(max);
+        assert!(
+            y <= max,
+            "{groups} workgroups exceed the adapter's grid of {max} x {max}"
+        );
+        Grid([groups.div_ceil(y) as u32, y as u32, 1])
+    }
+
+    /// Queues one kernel launch. `storage` are the buffers of the entry point's storage
+    /// bindings in binding order; `params` fills its uniform block.
+    pub fn dispatch(&self, kernel: &Kernel, storage: &[&wgpu::Buffer], params: &[u32], grid: Grid) {
+        let bound: Vec<Bind> = storage.iter().map(|b| Bind::Storage(b)).collect();
+        self.dispatch_bound(kernel, &bound, params, grid);
+    }
+
+    /// As `dispatch`, with uniform windows among the bindings.
+    pub fn dispatch_bound(&self, kernel: &Kernel, bound: &[Bind], params: &[u32], grid: Grid) {
+        let max = self.limits.max_compute_workgroups_per_dimension;
+        assert!(
+            grid.0.iter().all(|&g| g <= max),
+            "{}: grid {:?} exceeds the adapter's {max} workgroups per dimension",
+            kernel.profile_name(),
+            grid.0
+        );
+        if grid.0.contains(&0) {
+            return;
+        }
+        let params_bytes: &[u8] = bytemuck::cast_slice(params);
+        assert!(params_bytes.len() as u64 <= PARAMS_BYTES);
+        let pipeline =
+            self.pipelines
+                .lock()
+                .unwrap()
+                .get(&self.device, self.checked_shaders, kernel);
+        assert_eq!(
+            bound.len(),
+            pipeline.bound_count(),
+            "{}: wrong number of buffers",
+            pipeline.profile_name
+        );
+        let mut batch = self.batch.lock().unwrap();
+        if batch.dispatches == MAX_PENDING {
+            self.submit(&mut batch);
+        }
+        let slot = u64::from(batch.dispatches) * self.param_slot;
+        batch.params.resize(slot as usize, 0);
+        batch.params.extend_from_slice(params_bytes);
+        let bind_group = self.pipelines.lock().unwrap().bind_group(
+            &self.device,
+            &pipeline,
+            &batch.ring,
+            PARAMS_BYTES,
+            bound,
+        );
+        let index = batch.dispatches;
+        batch.dispatches += 1;
+        let timed = batch.profiler.is_some();
+        let Batch {
+            encoder, profiler, ..
+        } = &mut *batch;
+        let encoder = encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
+        });
+        let timestamp_writes = profiler.as_ref().and_then(|p| {
+            p.timestamps
+                .as_ref()
+                .map(|t| wgpu::ComputePassTimestampWrites {
+                    query_set: &t.queries,
+                    beginning_of_pass_write_index: Some(2 * index),
+                    end_of_pass_write_index: Some(2 * index + 1),
+                })
+        });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes,
+            });
+            pass.set_pipeline(&pipeline.pipeline);
+            pass.set_bind_group(0, &bind_group, &[slot as u32]);
+            pass.dispatch_workgroups(grid.0[0], grid.0[1], grid.0[2]);
+        }
+        if timed {
+            let has_timestamps = profiler.as_ref().unwrap().timestamps.is_some();
+            profiler
+                .as_mut()
+                .unwrap()
+                .pending
+                .push(pipeline.profile_name.clone());
+            if !has_timestamps {
+                let start = std::time::Instant::now();
+                self.submit(&mut batch);
+                self.wait();
+                let p = batch.profiler.as_mut().unwrap();
+                let name = p.pending.pop().unwrap();
+                p.record(&name, start.elapsed().as_nanos() as f64);
+            }
+        }
+    }
+
+    fn encoder<'a>(&self, batch: &'a mut Batch) -> &'a mut wgpu::CommandEncoder {
+        batch.encoder.get_or_insert_with(|| {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
+        })
+    }
+
+    /// Copies `data` into `dst` in command order, so earlier queued kernels still see the old
+    /// contents (a queue write would land before the whole pending batch).
+    pub(crate) fn upload(&self, dst: &wgpu::Buffer, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("upload"),
+            size: data.len() as u64,
+            usage: wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: true,
+        });
+        staging
+            .slice(..)
+            .get_mapped_range_mut()
+            .expect("freshly mapped staging buffer")
+            .copy_from_slice(data);
+        staging.unmap();
+        let mut batch = self.batch.lock().unwrap();
+        self.encoder(&mut batch)
+            .copy_buffer_to_buffer(&staging, 0, dst, 0, data.len() as u64);
+    }
+
+    pub(crate) fn fill_zero(&self, dst: &wgpu::Buffer, bytes: u64) {
+        let mut batch = self.batch.lock().unwrap();
+        self.encoder(&mut batch).clear_buffer(dst, 0, Some(bytes));
+    }
+
+    pub(crate) fn copy(&self, src: &wgpu::Buffer, dst: &wgpu::Buffer, bytes: u64) {
+        let mut batch = self.batch.lock().unwrap();
+        self.encoder(&mut batch)
+            .copy_buffer_to_buffer(src, 0, dst, 0, bytes);
+    }
+
+    /// Waits for everything queued and returns the first `bytes` of `src`.
+    pub(crate) fn read(&self, src: &wgpu::Buffer, bytes: u64) -> Vec<u8> {
+        if bytes == 0 {
+            return Vec::new();
+        }
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        {
+            let mut batch = self.batch.lock().unwrap();
+            self.encoder(&mut batch)
+                .copy_buffer_to_buffer(src, 0, &staging, 0, bytes);
+            self.submit(&mut batch);
+        }
+        let slice = staging.slice(..);
+        slice.map_async(wgpu::MapMode::Read, |_| {});
+        self.wait();
+        let data = slice
+            .get_mapped_range()
+            .expect("readback buffer is mapped after the wait")
+            .to_vec();
+        staging.unmap();
+        data
+    }
+
+    /// Submits the pending batch and waits until the GPU has finished all work.
+    pub fn sync(&self) {
+        let mut batch = self.batch.lock().unwrap();
+        self.submit(&mut batch);
+        drop(batch);
+        self.wait();
+    }
+
+    fn wait(&self) {
+        if let Err(e) = self.device.poll(wgpu::PollType::wait_indefinitely()) {
+            panic!("the GPU stopped responding on {}: {e}", self.info.name);
+        }
+        self.raise_errors();
+    }
+
+    fn raise_errors(&self) {
+        let errors = std::mem::take(&mut *self.errors.lock().unwrap());
+        if !errors.is_empty() {
+            panic!(
+                "GPU error on {} (a pegasus bug; please report it): {}",
+                self.info.name,
+                errors.join("\n")
+            );
+        }
+    }
+
+    fn submit(&self, batch: &mut Batch) {
+        let Some(mut encoder) = batch.encoder.take() else {
+            return;
+        };
+        let timed = batch
+            .profiler
+            .as_ref()
+            .is_some_and(|p| p.timestamps.is_some() && !p.pending.is_empty());
+        if timed {
+            let p = batch.profiler.as_ref().unwrap();
+            let t = p.timestamps.as_ref().unwrap();
+            let n = p.pending.len() as u32;
+            encoder.resolve_query_set(&t.queries, 0..2 * n, &t.resolve, 0);
+            encoder.copy_buffer_to_buffer(&t.resolve, 0, &t.readback, 0, u64::from(n) * 16);
+        }
+        if !batch.params.is_empty() {
+            self.queue.write_buffer(&batch.ring, 0, &batch.params);
+        }
+        self.queue.submit([encoder.finish()]);
+        batch.params.clear();
+        batch.dispatches = 0;
+        if timed {
+            batch.profiler.as_mut().unwrap().collect(&self.device);
+        }
+    }
+
+    /// The per-kernel table of `PEGASUS_PROFILE=1`, or None when profiling is off.
+    pub fn profile_report(&self) -> Option<String> {
+        self.sync();
+        let batch = self.batch.lock().unwrap();
+        batch.profiler.as_ref().map(Profiler::report)
+    }
+
+    pub fn profiling(&self) -> bool {
+        self.batch.lock().unwrap().profiler.is_some()
+    }
+}

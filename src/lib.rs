@@ -1,0 +1,13 @@
+//! pegasus: generative image models on a deep-learning engine whose every kernel is
+//! hand-written WGSL, running on any Vulkan, Metal or DX12 adapter through wgpu.
+
+pub mod cli;
+pub mod error;
+pub mod gpu;
+pub mod ops;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use gpu::{AdapterChoice, Gpu};
+pub use ops::Rng;
+pub use tensor::{Shape, Tensor};

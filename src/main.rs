@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    pegasus::cli::run()
+}

@@ -1,0 +1,164 @@
+//! Reductions over all elements or chosen axes: sum, mean, max, min.
+//!
+//! Axes are grouped into runs of neighbours that are all kept or all reduced; each reduced
+//! run is then the middle axis of a [outer, R, inner] view and goes through a tree of passes
+//! (see shaders/reduce.wgsl).
+
+use crate::gpu::Kernel;
+use crate::ops::shaders::REDUCE;
+use crate::tensor::Tensor;
+
+/// Elements of R one workgroup folds per pass when R is the innermost axis (16 per thread).
+const ROW_CHUNK: usize = 256 * 16;
+/// Elements of R one thread folds per pass when R has an inner stride.
+const COL_CHUNK: usize = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduce {
+    Sum = 0,
+    Max = 1,
+    Min = 2,
+}
+
+impl Reduce {
+    fn name(self) -> &'static str {
+        match self {
+            Reduce::Sum => "sum",
+            Reduce::Max => "max",
+            Reduce::Min => "min",
+        }
+    }
+}
+
+impl Tensor {
+    /// Reduces the [outer, r, inner] view of `self` over r: one or more passes.
+    fn reduce_middle(
+        &self,
+        outer: usize,
+        r: usize,
+        inner: usize,
+        op: Reduce,
+        scale: f32,
+    ) -> Tensor {
+        let gpu = self.gpu();
+        let mut x = self.clone();
+        let mut r = r;
+        loop {
+            let chunk = if inner == 1 { ROW_CHUNK } else { COL_CHUNK };
+            let chunks = r.div_ceil(chunk);
+            let out = Tensor::uninit(gpu, &[outer * chunks * inner]);
+            let last = chunks == 1;
+            let params = [
+                outer as u32,
+                r as u32,
+                inner as u32,
+                chunk as u32,
+                chunks as u32,
+                (if last { scale } else { 1.0 }).to_bits(),
+            ];
+            let constants = [("OP", op as u32 as f64)];
+            let (entry, groups) = if inner == 1 {
+                ("reduce_rows", outer * chunks)
+            } else {
+                ("reduce_cols", inner.div_ceil(256) * outer * chunks)
+            };
+            let kernel = Kernel::new(&REDUCE, entry)
+                .with(&constants)
+                .tagged(op.name());
+            gpu.dispatch(
+                &kernel,
+                &[x.buffer(), out.buffer()],
+                &params,
+                gpu.linear_grid(groups as u64),
+            );
+            if last {
+                return out;
+            }
+            x = out;
+            r = chunks;
+        }
+    }
+
+    /// Reduces over `axes` (negative counts from the end); the reduced axes disappear from
+    /// the shape. `mean` divides a sum by the number of elements folded into each result.
+    pub(crate) fn reduce(&self, axes: &[isize], op: Reduce, mean: bool) -> Tensor {
+        let shape = self.shape();
+        assert!(self.numel() > 0, "reduction of an empty tensor {shape}");
+        let mut reduced = vec![false; shape.rank()];
+        for &a in axes {
+            reduced[shape.axis(a)] = true;
+        }
+        let kept_dims: Vec<usize> = (0..shape.rank())
+            .filter(|&i| !reduced[i])
+            .map(|i| shape.dims()[i])
+            .collect();
+        let count: usize = (0..shape.rank())
+            .filter(|&i| reduced[i])
+            .map(|i| shape.dims()[i])
+            .product();
+        // Runs of neighbouring axes that are all kept or all reduced; size-1 axes join any run.
+        let mut runs: Vec<(usize, bool)> = Vec::new();
+        for (i, &d) in shape.dims().iter().enumerate() {
+            if d == 1 {
+                continue;
+            }
+            match runs.last_mut() {
+                Some((size, red)) if *red == reduced[i] => *size *= d,
+                _ => runs.push((d, reduced[i])),
+            }
+        }
+        let scale = if mean { 1.0 / count.max(1) as f32 } else { 1.0 };
+        let mut x = self.clone();
+        // Innermost reduced run first, so each step leaves a contiguous tensor of the kept
+        // axes that precede it.
+        while let Some(pos) = runs.iter().rposition(|&(_, red)| red) {
+            let outer: usize = runs[..pos].iter().map(|r| r.0).product();
+            let inner: usize = runs[pos + 1..].iter().map(|r| r.0).product();
+            let r = runs[pos].0;
+            runs.remove(pos);
+            let last = !runs.iter().any(|&(_, red)| red);
+            x = x.reduce_middle(outer, r, inner, op, if last { scale } else { 1.0 });
+        }
+        if count == 1 {
+            // Nothing was folded (reduced axes of size 1): the values are the input's.
+            x = x.deep_clone();
+        }
+        x.reshape(&kept_dims)
+    }
+
+    pub fn sum(&self) -> Tensor {
+        self.reduce(&all_axes(self), Reduce::Sum, false)
+    }
+
+    pub fn mean(&self) -> Tensor {
+        self.reduce(&all_axes(self), Reduce::Sum, true)
+    }
+
+    pub fn max(&self) -> Tensor {
+        self.reduce(&all_axes(self), Reduce::Max, false)
+    }
+
+    pub fn min(&self) -> Tensor {
+        self.reduce(&all_axes(self), Reduce::Min, false)
+    }
+
+    pub fn sum_axes(&self, axes: &[isize]) -> Tensor {
+        self.reduce(axes, Reduce::Sum, false)
+    }
+
+    pub fn mean_axes(&self, axes: &[isize]) -> Tensor {
+        self.reduce(axes, Reduce::Sum, true)
+    }
+
+    pub fn max_axes(&self, axes: &[isize]) -> Tensor {
+        self.reduce(axes, Reduce::Max, false)
+    }
+
+    pub fn min_axes(&self, axes: &[isize]) -> Tensor {
+        self.reduce(axes, Reduce::Min, false)
+    }
+}
+
+fn all_axes(t: &Tensor) -> Vec<isize> {
+    (0..t.shape().rank() as isize).collect()
+}
