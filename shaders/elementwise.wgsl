@@ -1,10 +1,11 @@
-// Elementwise kernels: unary maps, binary maps with broadcasting, fill.
+// Elementwise kernels: unary maps and their derivatives, binary maps with broadcasting, fill.
 //
 // Bindings (group 0):
 //   0  p    uniform Params
 //   1  a    storage read        first operand, n elements (or broadcast, see below)
-//   2  b    storage read        second operand (binary only)
-//   3  out  storage read_write  n elements
+//   2  b    storage read        second operand (binary; the forward output for gradients)
+//   3  c    storage read        the incoming gradient (gradients only)
+//   4  out  storage read_write  n elements
 //
 // Grid: ceil(n / 256) workgroups of 256, laid out 2-D when over the per-dimension limit;
 // element i = (wid.x + wid.y * nwg.x) * 256 + lid.
@@ -38,6 +39,7 @@ const ABS: u32 = 9u;
 const AFFINE: u32 = 10u;   // alpha * x + beta
 const SQUARE: u32 = 11u;
 const RECIPROCAL: u32 = 12u;
+const STEP: u32 = 13u;     // 1 where x >= alpha, else 0
 
 // Binary ops.
 const ADD: u32 = 0u;
@@ -46,6 +48,8 @@ const MUL: u32 = 2u;
 const DIV: u32 = 3u;
 const MAXIMUM: u32 = 4u;
 const MINIMUM: u32 = 5u;
+const GREATER_EQUAL: u32 = 6u;   // 1 or 0
+const EQUAL: u32 = 7u;           // 1 or 0
 
 override OP: u32 = 0u;
 override A_BCAST: bool = false;
@@ -54,7 +58,8 @@ override B_BCAST: bool = false;
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read> c: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 fn element(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
     return (wid.x + wid.y * nwg.x) * 256u + lid;
@@ -83,7 +88,31 @@ fn unary(x: f32) -> f32 {
         case AFFINE: { return p.alpha * x + p.beta; }
         case SQUARE: { return x * x; }
         case RECIPROCAL: { return 1.0 / x; }
+        case STEP: { return select(0.0, 1.0, x >= p.alpha); }
         default: { return x; }
+    }
+}
+
+// d unary / dx at x, given y = unary(x).
+fn derivative(x: f32, y: f32) -> f32 {
+    switch OP {
+        case NEG: { return -1.0; }
+        case EXP: { return y; }
+        case LOG: { return 1.0 / x; }
+        case SQRT: { return 0.5 / y; }
+        case TANH: { return 1.0 - y * y; }
+        case SIGMOID: { return y * (1.0 - y); }
+        case RELU: { return select(0.0, 1.0, x > 0.0); }
+        case LEAKY_RELU: { return select(p.alpha, 1.0, x > 0.0); }
+        case SOFTPLUS: {
+            let e = exp(-abs(x));
+            return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+        }
+        case ABS: { return sign(x); }
+        case AFFINE: { return p.alpha; }
+        case SQUARE: { return 2.0 * x; }
+        case RECIPROCAL: { return -y * y; }
+        default: { return 0.0; }
     }
 }
 
@@ -95,6 +124,8 @@ fn binary(x: f32, y: f32) -> f32 {
         case DIV: { return x / y; }
         case MAXIMUM: { return max(x, y); }
         case MINIMUM: { return min(x, y); }
+        case GREATER_EQUAL: { return select(0.0, 1.0, x >= y); }
+        case EQUAL: { return select(0.0, 1.0, x == y); }
         default: { return x; }
     }
 }
@@ -118,6 +149,16 @@ fn map_binary(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
         if A_BCAST { ia = (i / p.a_inner) % p.a_count; }
         if B_BCAST { ib = (i / p.b_inner) % p.b_count; }
         out[i] = binary(a[ia], b[ib]);
+    }
+}
+
+// out = c * unary'(a) with b = unary(a): the gradient of map_unary.
+@compute @workgroup_size(256)
+fn map_unary_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                  @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    if i < p.n {
+        out[i] = c[i] * derivative(a[i], b[i]);
     }
 }
 

@@ -1,4 +1,4 @@
-// Moves elements between layouts: permutation of up to four axes.
+// Moves elements between layouts: permutation and broadcasting of up to four axes.
 //
 // Bindings (group 0):
 //   0  p    uniform Params
@@ -7,7 +7,7 @@
 //
 // Grid: ceil(n / 256) workgroups of 256 (2-D when large). Output element i has coordinates
 // (c0, c1, c2, c3) in the output dims; its input offset is sum(c_k * in_stride[perm[k]]),
-// which the host passes already permuted as `src_stride`.
+// which the host passes already permuted as `src_stride` (0 along a broadcast axis).
 
 struct Params {
     n: u32,
@@ -22,7 +22,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(256)
-fn permute(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
            @builtin(local_invocation_index) lid: u32) {
     let i = (wid.x + wid.y * nwg.x) * 256u + lid;
     if i >= p.n { return; }

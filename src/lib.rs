@@ -1,6 +1,7 @@
 //! pegasus: generative image models on a deep-learning engine whose every kernel is
 //! hand-written WGSL, running on any Vulkan, Metal or DX12 adapter through wgpu.
 
+pub mod autograd;
 pub mod cli;
 pub mod error;
 pub mod gpu;

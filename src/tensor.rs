@@ -6,6 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::autograd::TensorId;
 use crate::gpu::Gpu;
 
 pub const MAX_RANK: usize = 4;
@@ -98,6 +99,8 @@ impl Drop for Storage {
 pub struct Tensor {
     storage: Arc<Storage>,
     shape: Shape,
+    /// Set when the tape tracks this tensor (see autograd).
+    id: Option<TensorId>,
 }
 
 impl fmt::Debug for Tensor {
@@ -118,6 +121,7 @@ impl Tensor {
                 buffer: Some(gpu.alloc(bytes)),
             }),
             shape,
+            id: None,
         }
     }
 
@@ -171,13 +175,29 @@ impl Tensor {
             self.shape,
             shape
         );
-        Tensor {
+        let out = Tensor {
             storage: self.storage.clone(),
             shape,
-        }
+            id: None,
+        };
+        let back = self.shape;
+        crate::autograd::record(
+            &[self],
+            out,
+            Box::new(move |g, _| vec![Some(g.reshape(back.dims()))]),
+        )
     }
 
-    /// A new tensor with the same contents.
+    pub fn id(&self) -> Option<TensorId> {
+        self.id
+    }
+
+    pub(crate) fn with_id(mut self, id: Option<TensorId>) -> Tensor {
+        self.id = id;
+        self
+    }
+
+    /// A new tensor with the same contents (untracked).
     pub fn deep_clone(&self) -> Tensor {
         let t = Tensor::uninit(self.gpu(), self.dims());
         self.gpu().copy(self.buffer(), t.buffer(), self.bytes());

@@ -89,3 +89,104 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64)
         }
     }
 }
+
+/// f64 function of the inputs (each a flat vector), giving a flat output.
+pub type Forward<'a> = &'a dyn Fn(&[Vec<f64>]) -> Vec<f64>;
+/// f64 gradients of sum(output * upstream) with respect to each input.
+pub type BackwardRef<'a> = &'a dyn Fn(&[Vec<f64>], &[f64]) -> Vec<Vec<f64>>;
+
+/// One differentiable op under test: GPU forward and backward against f64 references, and
+/// the reference backward against central finite differences of the reference forward.
+pub struct OpCheck<'a> {
+    pub name: String,
+    /// Input shapes and the range their uniform random values come from.
+    pub inputs: Vec<(Vec<usize>, f64, f64)>,
+    pub gpu: &'a dyn Fn(&[Tensor]) -> Tensor,
+    pub forward: Forward<'a>,
+    pub backward: BackwardRef<'a>,
+    /// (atol, rtol) for the GPU forward and for the GPU gradients.
+    pub forward_tol: (f64, f64),
+    pub grad_tol: (f64, f64),
+    pub seed: u64,
+}
+
+impl OpCheck<'_> {
+    #[track_caller]
+    pub fn run(&self) {
+        let mut inputs = Inputs::new(self.seed);
+        let (tensors, hosts): (Vec<Tensor>, Vec<Vec<f32>>) = self
+            .inputs
+            .iter()
+            .map(|(dims, low, high)| inputs.tensor(dims, *low, *high))
+            .unzip();
+        let xs: Vec<Vec<f64>> = hosts.iter().map(|h| to_f64(h)).collect();
+        let tracked: Vec<Tensor> = tensors.iter().map(Tensor::track).collect();
+        let y = (self.gpu)(&tracked);
+        let want = (self.forward)(&xs);
+        let (fa, fr) = self.forward_tol;
+        assert_close(
+            &format!("{} forward", self.name),
+            &y.to_vec(),
+            &want,
+            fa,
+            fr,
+        );
+
+        let upstream_host = inputs.vec(y.numel(), -1.0, 1.0);
+        let upstream = Tensor::from_slice(&gpu(), &upstream_host, y.dims());
+        let up = to_f64(&upstream_host);
+        let grads = y.backward_with(upstream);
+        let want_grads = (self.backward)(&xs, &up);
+        let (ga, gr) = self.grad_tol;
+        for (i, t) in tracked.iter().enumerate() {
+            let got = grads
+                .get(t)
+                .unwrap_or_else(|| panic!("{}: no gradient for input {i}", self.name))
+                .to_vec();
+            assert_close(
+                &format!("{} d/dinput{i}", self.name),
+                &got,
+                &want_grads[i],
+                ga,
+                gr,
+            );
+        }
+        self.check_reference_backward(&xs, &up, &want_grads, &mut inputs);
+    }
+
+    /// The analytic f64 backward against central differences of sum(forward * upstream),
+    /// at up to 24 positions per input.
+    fn check_reference_backward(
+        &self,
+        xs: &[Vec<f64>],
+        up: &[f64],
+        grads: &[Vec<f64>],
+        rng: &mut Inputs,
+    ) {
+        let loss =
+            |x: &[Vec<f64>]| -> f64 { (self.forward)(x).iter().zip(up).map(|(a, b)| a * b).sum() };
+        for (i, x) in xs.iter().enumerate() {
+            let picks: Vec<usize> = if x.len() <= 24 {
+                (0..x.len()).collect()
+            } else {
+                (0..24)
+                    .map(|_| (rng.next_u64() % x.len() as u64) as usize)
+                    .collect()
+            };
+            for j in picks {
+                let h = 1e-6 * x[j].abs().max(1.0);
+                let mut plus = xs.to_vec();
+                plus[i][j] += h;
+                let mut minus = xs.to_vec();
+                minus[i][j] -= h;
+                let numeric = (loss(&plus) - loss(&minus)) / (2.0 * h);
+                let analytic = grads[i][j];
+                assert!(
+                    (numeric - analytic).abs() <= 1e-5 + 1e-5 * analytic.abs(),
+                    "{}: reference d/dinput{i}[{j}] = {analytic}, finite differences give {numeric}",
+                    self.name
+                );
+            }
+        }
+    }
+}

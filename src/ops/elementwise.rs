@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::autograd::record;
 use crate::gpu::{Gpu, Kernel};
 use crate::ops::shaders::ELEMENTWISE;
 use crate::tensor::{Shape, Tensor};
@@ -12,7 +13,7 @@ macro_rules! unary_ops {
     ($($(#[$doc:meta])* $method:ident => $variant:ident = $code:literal;)*) => {
         /// Unary maps; the codes match the constants in shaders/elementwise.wgsl.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum Unary { $($variant,)* LeakyRelu, Affine }
+        pub enum Unary { $($variant,)* LeakyRelu, Affine, Step }
 
         impl Unary {
             fn code(self) -> u32 {
@@ -20,6 +21,7 @@ macro_rules! unary_ops {
                     $(Unary::$variant => $code,)*
                     Unary::LeakyRelu => 7,
                     Unary::Affine => 10,
+                    Unary::Step => 13,
                 }
             }
 
@@ -28,6 +30,7 @@ macro_rules! unary_ops {
                     $(Unary::$variant => stringify!($method),)*
                     Unary::LeakyRelu => "leaky_relu",
                     Unary::Affine => "affine",
+                    Unary::Step => "step",
                 }
             }
         }
@@ -69,6 +72,8 @@ pub enum Binary {
     Div = 3,
     Maximum = 4,
     Minimum = 5,
+    GreaterEqual = 6,
+    Equal = 7,
 }
 
 impl Binary {
@@ -80,6 +85,8 @@ impl Binary {
             Binary::Div => "div",
             Binary::Maximum => "maximum",
             Binary::Minimum => "minimum",
+            Binary::GreaterEqual => "greater_equal",
+            Binary::Equal => "equal",
         }
     }
 }
@@ -180,7 +187,55 @@ impl Tensor {
             &params,
             grid_for(self.gpu(), n),
         );
+        if op == Unary::Step {
+            return out;
+        }
+        let (x, y) = (self.detach(), out.clone());
+        record(
+            &[self],
+            out,
+            Box::new(move |g, _| vec![Some(x.unary_grad(&y, g, op, alpha))]),
+        )
+    }
+
+    /// g * unary'(self), where y = unary(self).
+    fn unary_grad(&self, y: &Tensor, g: &Tensor, op: Unary, alpha: f32) -> Tensor {
+        let out = Tensor::uninit(self.gpu(), self.dims());
+        let n = self.numel();
+        let constants = [("OP", f64::from(op.code()))];
+        let kernel = Kernel::new(&ELEMENTWISE, "map_unary_grad")
+            .with(&constants)
+            .tagged(op.name());
+        self.gpu().dispatch(
+            &kernel,
+            &[self.buffer(), y.buffer(), g.buffer(), out.buffer()],
+            &[n as u32, 0, 0, 0, 0, alpha.to_bits(), 0],
+            grid_for(self.gpu(), n),
+        );
         out
+    }
+
+    /// 1 where self >= threshold, else 0 (not differentiable).
+    pub fn step(&self, threshold: f32) -> Tensor {
+        self.map_unary(Unary::Step, threshold, 0.0)
+    }
+
+    /// Sums a broadcast result back to `shape` (the gradient of broadcasting).
+    pub fn sum_to(&self, shape: Shape) -> Tensor {
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let rank = self.shape().rank();
+        let axes: Vec<isize> = (0..rank)
+            .filter(|&i| aligned_dim(shape, rank, i) == 1 && self.dims()[i] != 1)
+            .map(|i| i as isize)
+            .collect();
+        let summed = if axes.is_empty() {
+            self.clone()
+        } else {
+            self.sum_axes(&axes)
+        };
+        summed.reshape(shape.dims())
     }
 
     /// x if x > 0, else slope * x.
@@ -202,6 +257,41 @@ impl Tensor {
     }
 
     pub(crate) fn map_binary(&self, other: &Tensor, op: Binary) -> Tensor {
+        let out = self.map_binary_raw(other, op);
+        let (a, b) = (self.detach(), other.detach());
+        let backward = move |g: &Tensor, needs: &[bool]| -> Vec<Option<Tensor>> {
+            let (sa, sb) = (a.shape(), b.shape());
+            let (ga, gb) = match op {
+                Binary::Add => (needs[0].then(|| g.clone()), needs[1].then(|| g.clone())),
+                Binary::Sub => (needs[0].then(|| g.clone()), needs[1].then(|| g.neg())),
+                Binary::Mul => (needs[0].then(|| g.mul(&b)), needs[1].then(|| g.mul(&a))),
+                Binary::Div => (
+                    needs[0].then(|| g.div(&b)),
+                    needs[1].then(|| g.mul(&a).div(&b.square()).neg()),
+                ),
+                Binary::Maximum | Binary::Minimum => {
+                    // Ties send the gradient to the first operand.
+                    let first = if op == Binary::Maximum {
+                        a.map_binary_raw(&b, Binary::GreaterEqual)
+                    } else {
+                        b.map_binary_raw(&a, Binary::GreaterEqual)
+                    };
+                    (
+                        needs[0].then(|| g.mul(&first)),
+                        needs[1].then(|| g.mul(&first.affine(-1.0, 1.0))),
+                    )
+                }
+                Binary::GreaterEqual | Binary::Equal => (None, None),
+            };
+            vec![ga.map(|t| t.sum_to(sa)), gb.map(|t| t.sum_to(sb))]
+        };
+        if matches!(op, Binary::GreaterEqual | Binary::Equal) {
+            return out;
+        }
+        record(&[self, other], out, Box::new(backward))
+    }
+
+    fn map_binary_raw(&self, other: &Tensor, op: Binary) -> Tensor {
         let shape = broadcast_shape(self.shape(), other.shape()).unwrap_or_else(|| {
             panic!(
                 "{}: shapes {} and {} do not broadcast",
@@ -258,6 +348,16 @@ impl Tensor {
         self.map_binary(other, Binary::Minimum)
     }
 
+    /// 1 where self >= other, else 0 (broadcasting; not differentiable).
+    pub fn greater_equal(&self, other: &Tensor) -> Tensor {
+        self.map_binary(other, Binary::GreaterEqual)
+    }
+
+    /// 1 where self == other, else 0 (broadcasting; not differentiable).
+    pub fn equal(&self, other: &Tensor) -> Tensor {
+        self.map_binary(other, Binary::Equal)
+    }
+
     /// binary(x, value) for every element, without materialising the constant.
     pub(crate) fn map_scalar(&self, op: Binary, value: f32) -> Tensor {
         let out = Tensor::uninit(self.gpu(), self.dims());
@@ -272,7 +372,17 @@ impl Tensor {
             &[n as u32, 0, 0, 0, 0, value.to_bits(), 0],
             grid_for(self.gpu(), n),
         );
-        out
+        let x = self.detach();
+        let backward = move |g: &Tensor, _: &[bool]| -> Vec<Option<Tensor>> {
+            vec![Some(match op {
+                Binary::Div => g.div_scalar(value),
+                // Ties (x == value) pass the gradient, as for the binary maximum.
+                Binary::Maximum => g.mul(&x.step(value)),
+                Binary::Minimum => g.mul(&x.neg().step(-value)),
+                _ => unreachable!("map_scalar serves div, max and min"),
+            })]
+        };
+        record(&[self], out, Box::new(backward))
     }
 
     pub fn div_scalar(&self, value: f32) -> Tensor {

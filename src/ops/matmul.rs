@@ -1,5 +1,6 @@
 //! Batched matrix product with optional transposes (shaders/matmul*.wgsl).
 
+use crate::autograd::record;
 use crate::gpu::{Gpu, Grid, Kernel};
 use crate::ops::shaders::{MATMUL, MATMUL_LANES};
 use crate::tensor::Tensor;
@@ -42,6 +43,17 @@ impl MatmulKernel {
     }
 }
 
+/// A gradient computed per batch entry, summed over the batch where the operand was shared.
+fn unbroadcast_batch(grad: Tensor, operand: &Tensor) -> Tensor {
+    let (batch, _, _) = as_batched(operand, "operand");
+    let grad = if grad.dims().len() == 3 && batch == 1 {
+        grad.sum_axes(&[0])
+    } else {
+        grad
+    };
+    grad.reshape(operand.dims())
+}
+
 /// (batch, rows, cols) of a 2-D or 3-D operand.
 fn as_batched(t: &Tensor, what: &str) -> (usize, usize, usize) {
     match *t.dims() {
@@ -65,6 +77,39 @@ impl Tensor {
 
     /// `matmul_t` with the kernel chosen by the caller (tests run both on one adapter).
     pub fn matmul_with(
+        &self,
+        other: &Tensor,
+        trans_a: bool,
+        trans_b: bool,
+        kernel: MatmulKernel,
+    ) -> Tensor {
+        let out = self.matmul_raw(other, trans_a, trans_b, kernel);
+        let (a, b) = (self.detach(), other.detach());
+        let backward = move |g: &Tensor, needs: &[bool]| {
+            // With Ao = op(A), Bo = op(B): dAo = g Bo^T and dBo = Ao^T g; transposed operands
+            // take the transpose of those, written as products so nothing is materialised.
+            let ga = needs[0].then(|| {
+                let d = if trans_a {
+                    b.matmul_raw(g, trans_b, true, kernel)
+                } else {
+                    g.matmul_raw(&b, false, !trans_b, kernel)
+                };
+                unbroadcast_batch(d, &a)
+            });
+            let gb = needs[1].then(|| {
+                let d = if trans_b {
+                    g.matmul_raw(&a, true, trans_a, kernel)
+                } else {
+                    a.matmul_raw(g, !trans_a, false, kernel)
+                };
+                unbroadcast_batch(d, &b)
+            });
+            vec![ga, gb]
+        };
+        record(&[self, other], out, Box::new(backward))
+    }
+
+    fn matmul_raw(
         &self,
         other: &Tensor,
         trans_a: bool,

@@ -4,6 +4,7 @@
 //! run is then the middle axis of a [outer, R, inner] view and goes through a tree of passes
 //! (see shaders/reduce.wgsl).
 
+use crate::autograd::record;
 use crate::gpu::Kernel;
 use crate::ops::shaders::REDUCE;
 use crate::tensor::Tensor;
@@ -123,7 +124,25 @@ impl Tensor {
             // Nothing was folded (reduced axes of size 1): the values are the input's.
             x = x.deep_clone();
         }
-        x.reshape(&kept_dims)
+        let out = x.reshape(&kept_dims);
+        // The result with the reduced axes kept as size 1, to broadcast back.
+        let keep_dims: Vec<usize> = (0..shape.rank())
+            .map(|i| if reduced[i] { 1 } else { shape.dims()[i] })
+            .collect();
+        let (input, result) = (self.detach(), out.clone());
+        let backward = move |g: &Tensor, _: &[bool]| {
+            let spread = g.reshape(&keep_dims).expand(input.dims());
+            vec![Some(match op {
+                Reduce::Sum if mean => spread.scale(scale),
+                Reduce::Sum => spread,
+                // Every element equal to the extreme receives the gradient.
+                Reduce::Max | Reduce::Min => {
+                    let extreme = result.reshape(&keep_dims).expand(input.dims());
+                    spread.mul(&input.equal(&extreme))
+                }
+            })]
+        };
+        record(&[self], out, Box::new(backward))
     }
 
     pub fn sum(&self) -> Tensor {
