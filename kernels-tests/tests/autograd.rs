@@ -181,11 +181,11 @@ fn binary_gradients_sum_over_broadcast_axes() {
             let backward = |x: &[Vec<f64>], up: &[f64]| -> Vec<Vec<f64>> {
                 let mut ga = vec![0.0; x[0].len()];
                 let mut gb = vec![0.0; x[1].len()];
-                for i in 0..n {
+                for (i, u) in up.iter().enumerate() {
                     let (ia, ib) = (source(out, sa, i), source(out, sb, i));
                     let (_, da, db) = f(x[0][ia], x[1][ib]);
-                    ga[ia] += up[i] * da;
-                    gb[ib] += up[i] * db;
+                    ga[ia] += u * da;
+                    gb[ib] += u * db;
                 }
                 vec![ga, gb]
             };
