@@ -35,3 +35,4 @@ fn gather(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
     let src = c0 * p.src_stride.x + c1 * p.src_stride.y + c2 * p.src_stride.z + c3 * p.src_stride.w;
     out[i] = x[src];
 }
+

@@ -75,3 +75,61 @@ fn transpose_swaps_two_axes_and_reshape_shares_storage() {
     assert!(r.same_storage(&x));
     assert_close("reshape", &r.to_vec(), &to_f64(&host), 0.0, 0.0);
 }
+
+#[test]
+fn concat_and_narrow_with_gradients() {
+    use kernels_tests::OpCheck;
+    // Channels of [2, 3, 2, 2] and [2, 5, 2, 2] joined, then a middle slice taken back out.
+    let (a_len, b_len) = (3 * 4, 5 * 4);
+    OpCheck {
+        name: "concat along channels".into(),
+        inputs: vec![(vec![2, 3, 2, 2], -1.0, 1.0), (vec![2, 5, 2, 2], -1.0, 1.0)],
+        gpu: &|t| pegasus::Tensor::concat(&[&t[0], &t[1]], 1),
+        forward: &|v| {
+            (0..2)
+                .flat_map(|n| {
+                    v[0][n * a_len..(n + 1) * a_len]
+                        .iter()
+                        .chain(&v[1][n * b_len..(n + 1) * b_len])
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        },
+        backward: &|_, up| {
+            let row = a_len + b_len;
+            let da = (0..2)
+                .flat_map(|n| up[n * row..n * row + a_len].to_vec())
+                .collect();
+            let db = (0..2)
+                .flat_map(|n| up[n * row + a_len..(n + 1) * row].to_vec())
+                .collect();
+            vec![da, db]
+        },
+        forward_tol: (0.0, 0.0),
+        grad_tol: (0.0, 0.0),
+        seed: 52,
+    }
+    .run();
+    OpCheck {
+        name: "narrow".into(),
+        inputs: vec![(vec![3, 7, 2], -1.0, 1.0)],
+        gpu: &|t| t[0].narrow(1, 2, 4),
+        forward: &|v| {
+            (0..3)
+                .flat_map(|n| v[0][n * 14 + 4..n * 14 + 12].to_vec())
+                .collect()
+        },
+        backward: &|_, up| {
+            let mut dx = vec![0.0; 42];
+            for n in 0..3 {
+                dx[n * 14 + 4..n * 14 + 12].copy_from_slice(&up[n * 8..(n + 1) * 8]);
+            }
+            vec![dx]
+        },
+        forward_tol: (0.0, 0.0),
+        grad_tol: (0.0, 0.0),
+        seed: 53,
+    }
+    .run();
+}

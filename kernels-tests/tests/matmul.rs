@@ -1,11 +1,10 @@
 //! Matrix products against an f64 reference, for every kernel the adapter can run.
 
 use kernels_tests::{Inputs, assert_close, gpu};
-use pegasus::ops::MatmulKernel;
+use pegasus::ops::GemmKernel;
 
 /// C[b] = op(A[b]) op(B[b]) in f64. `a` is stored [ba, M, K] or [ba, K, M]; a batch of 1
 /// broadcasts.
-#[allow(clippy::too_many_arguments)]
 fn reference(
     a: &[f32],
     b: &[f32],
@@ -50,7 +49,7 @@ fn tolerance(k: usize) -> f64 {
 }
 
 fn check(
-    kernel: MatmulKernel,
+    kernel: GemmKernel,
     batch: (usize, usize),
     mnk: (usize, usize, usize),
     ta: bool,
@@ -82,7 +81,7 @@ fn awkward_shapes_and_transposes() {
         (64, 64, 16),
         (2, 200, 3),
     ];
-    for kernel in MatmulKernel::available(&gpu()) {
+    for kernel in GemmKernel::available(&gpu()) {
         for (s, &mnk) in shapes.iter().enumerate() {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 check(kernel, (1, 1), mnk, ta, tb, s as u64);
@@ -93,7 +92,7 @@ fn awkward_shapes_and_transposes() {
 
 #[test]
 fn batches_and_broadcast_operands() {
-    for kernel in MatmulKernel::available(&gpu()) {
+    for kernel in GemmKernel::available(&gpu()) {
         check(kernel, (3, 3), (17, 19, 23), false, false, 21);
         check(kernel, (4, 1), (9, 33, 7), false, true, 22);
         check(kernel, (1, 5), (31, 6, 11), true, false, 23);
@@ -118,7 +117,50 @@ fn two_dimensional_operands_give_a_matrix() {
 
 #[test]
 fn large_case() {
-    for kernel in MatmulKernel::available(&gpu()) {
+    for kernel in GemmKernel::available(&gpu()) {
         check(kernel, (1, 1), (1023, 517, 771), false, false, 40);
     }
+}
+
+#[test]
+fn linear_with_bias() {
+    use kernels_tests::OpCheck;
+    let (n, fin, fout) = (5, 7, 3);
+    OpCheck {
+        name: "linear".into(),
+        inputs: vec![
+            (vec![n, fin], -1.0, 1.0),
+            (vec![fout, fin], -1.0, 1.0),
+            (vec![fout], -1.0, 1.0),
+        ],
+        gpu: &|t| t[0].linear(&t[1], Some(&t[2])),
+        forward: &|v| {
+            (0..n * fout)
+                .map(|i| {
+                    v[2][i % fout]
+                        + (0..fin)
+                            .map(|k| v[0][(i / fout) * fin + k] * v[1][(i % fout) * fin + k])
+                            .sum::<f64>()
+                })
+                .collect()
+        },
+        backward: &|v, up| {
+            let mut dx = vec![0.0; n * fin];
+            let mut dw = vec![0.0; fout * fin];
+            let mut db = vec![0.0; fout];
+            for i in 0..n * fout {
+                let (r, o) = (i / fout, i % fout);
+                db[o] += up[i];
+                for k in 0..fin {
+                    dx[r * fin + k] += up[i] * v[1][o * fin + k];
+                    dw[o * fin + k] += up[i] * v[0][r * fin + k];
+                }
+            }
+            vec![dx, dw, db]
+        },
+        forward_tol: (1e-5, 1e-5),
+        grad_tol: (1e-5, 1e-5),
+        seed: 60,
+    }
+    .run();
 }

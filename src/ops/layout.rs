@@ -2,7 +2,7 @@
 
 use crate::autograd::record;
 use crate::gpu::Kernel;
-use crate::ops::shaders::LAYOUT;
+use crate::ops::shaders::{BLOCK, LAYOUT};
 use crate::tensor::{MAX_RANK, Shape, Tensor};
 
 impl Tensor {
@@ -104,5 +104,122 @@ impl Tensor {
         let mut axes: Vec<usize> = (0..self.shape().rank()).collect();
         axes.swap(a, b);
         self.permute(&axes)
+    }
+}
+
+/// Copies a block of `outer` runs of `inner` elements from `src` into `dst` (see
+/// shaders/block.wgsl).
+fn copy_block(
+    src: &Tensor,
+    dst: &Tensor,
+    outer: usize,
+    inner: usize,
+    src_at: (usize, usize),
+    dst_at: (usize, usize),
+) {
+    let gpu = src.gpu();
+    let words = [
+        outer as u32,
+        inner as u32,
+        src_at.0 as u32,
+        src_at.1 as u32,
+        dst_at.0 as u32,
+        dst_at.1 as u32,
+    ];
+    gpu.dispatch(
+        &Kernel::new(&BLOCK, "copy_block"),
+        &[src.buffer(), dst.buffer()],
+        &words,
+        gpu.linear_grid(((outer * inner) as u64).div_ceil(256)),
+    );
+}
+
+impl Tensor {
+    /// Joins tensors along `axis`; all other sizes must agree.
+    pub fn concat(parts: &[&Tensor], axis: isize) -> Tensor {
+        let first = parts.first().expect("concat of no tensors");
+        let axis = first.shape().axis(axis);
+        let mut dims = first.dims().to_vec();
+        dims[axis] = parts.iter().map(|t| t.dims()[axis]).sum();
+        for t in parts {
+            let mut d = t.dims().to_vec();
+            d[axis] = dims[axis];
+            assert_eq!(
+                d,
+                dims,
+                "concat along {axis}: shapes {} and {} differ elsewhere",
+                first.shape(),
+                t.shape()
+            );
+        }
+        let outer: usize = dims[..axis].iter().product();
+        let rest: usize = dims[axis + 1..].iter().product();
+        let out = Tensor::uninit(first.gpu(), &dims);
+        let mut offset = 0;
+        let mut sizes = Vec::new();
+        for t in parts {
+            let inner = t.dims()[axis] * rest;
+            copy_block(
+                t,
+                &out,
+                outer,
+                inner,
+                (inner, 0),
+                (dims[axis] * rest, offset),
+            );
+            offset += inner;
+            sizes.push(t.dims()[axis]);
+        }
+        let backward = move |g: &Tensor, needs: &[bool]| {
+            let mut start = 0;
+            sizes
+                .iter()
+                .zip(needs)
+                .map(|(&size, &need)| {
+                    let piece = need.then(|| g.narrow(axis as isize, start, size));
+                    start += size;
+                    piece
+                })
+                .collect()
+        };
+        crate::autograd::record(parts, out, Box::new(backward))
+    }
+
+    /// Elements start .. start + len along `axis` (a copy).
+    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Tensor {
+        let axis = self.shape().axis(axis);
+        let size = self.dims()[axis];
+        assert!(
+            start + len <= size,
+            "narrow {start}..{} of axis {axis} of size {size}",
+            start + len
+        );
+        let mut dims = self.dims().to_vec();
+        dims[axis] = len;
+        let outer: usize = dims[..axis].iter().product();
+        let rest: usize = dims[axis + 1..].iter().product();
+        let out = Tensor::uninit(self.gpu(), &dims);
+        copy_block(
+            self,
+            &out,
+            outer,
+            len * rest,
+            (size * rest, start * rest),
+            (len * rest, 0),
+        );
+        let source = self.dims().to_vec();
+        let backward = move |g: &Tensor, _: &[bool]| {
+            let dx = Tensor::zeros(g.gpu(), &source);
+            copy_block(
+                g,
+                &dx,
+                outer,
+                len * rest,
+                (len * rest, 0),
+                (size * rest, start * rest),
+            );
+            vec![Some(dx)]
+        };
+        record(&[self], out, Box::new(backward))
     }
 }

@@ -1,47 +1,8 @@
-//! Batched matrix product with optional transposes (shaders/matmul*.wgsl).
+//! Batched matrix product with optional transposes (MODE 0 of shaders/gemm_*.wgsl).
 
 use crate::autograd::record;
-use crate::gpu::{Gpu, Grid, Kernel};
-use crate::ops::shaders::{MATMUL, MATMUL_LANES};
+use crate::ops::gemm::{BiasAlong, Gemm, GemmKernel, GemmParams, Mode};
 use crate::tensor::Tensor;
-
-/// Which matmul kernel runs; `Auto` picks per adapter (see shaders/matmul_common.wgsl).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MatmulKernel {
-    Auto,
-    /// Workgroup-memory tiles: for GPUs.
-    Tiled,
-    /// One subgroup per workgroup: for software rasterisers; needs subgroups.
-    Lanes,
-}
-
-/// Subgroup size the lanes kernel runs with, if this adapter can run it: every subgroup the
-/// same size (the kernel shuffles across exactly one) and rows split evenly among lanes.
-fn lanes(gpu: &Gpu) -> Option<u32> {
-    let info = gpu.info();
-    let size = info.subgroup_min_size;
-    (gpu.has_subgroups() && size == info.subgroup_max_size && [4, 8, 16, 32].contains(&size))
-        .then_some(size)
-}
-
-impl MatmulKernel {
-    /// The kernels this adapter can run (tests run each).
-    pub fn available(gpu: &Gpu) -> Vec<MatmulKernel> {
-        let mut kernels = vec![MatmulKernel::Tiled];
-        if lanes(gpu).is_some() {
-            kernels.push(MatmulKernel::Lanes);
-        }
-        kernels
-    }
-
-    fn resolve(self, gpu: &Gpu) -> MatmulKernel {
-        match self {
-            MatmulKernel::Auto if gpu.is_software() && lanes(gpu).is_some() => MatmulKernel::Lanes,
-            MatmulKernel::Auto => MatmulKernel::Tiled,
-            other => other,
-        }
-    }
-}
 
 /// A gradient computed per batch entry, summed over the batch where the operand was shared.
 fn unbroadcast_batch(grad: Tensor, operand: &Tensor) -> Tensor {
@@ -72,7 +33,7 @@ impl Tensor {
     /// op(self) @ op(other) where op transposes the last two axes when its flag is set,
     /// without materialising the transpose.
     pub fn matmul_t(&self, other: &Tensor, trans_a: bool, trans_b: bool) -> Tensor {
-        self.matmul_with(other, trans_a, trans_b, MatmulKernel::Auto)
+        self.matmul_with(other, trans_a, trans_b, GemmKernel::Auto)
     }
 
     /// `matmul_t` with the kernel chosen by the caller (tests run both on one adapter).
@@ -81,7 +42,7 @@ impl Tensor {
         other: &Tensor,
         trans_a: bool,
         trans_b: bool,
-        kernel: MatmulKernel,
+        kernel: GemmKernel,
     ) -> Tensor {
         let out = self.matmul_raw(other, trans_a, trans_b, kernel);
         let (a, b) = (self.detach(), other.detach());
@@ -114,7 +75,7 @@ impl Tensor {
         other: &Tensor,
         trans_a: bool,
         trans_b: bool,
-        kernel: MatmulKernel,
+        kernel: GemmKernel,
     ) -> Tensor {
         let (ba, ra, ca) = as_batched(self, "A");
         let (bb, rb, cb) = as_batched(other, "B");
@@ -140,41 +101,81 @@ impl Tensor {
         };
         let out = Tensor::uninit(self.gpu(), &out_dims);
         let stride = |b: usize, size: usize| if b == 1 { 0 } else { size as u32 };
-        let params = [
-            m as u32,
-            n as u32,
-            k as u32,
-            stride(ba, m * k),
-            stride(bb, k * n),
-        ];
-        let gpu = self.gpu();
-        let flag = |on: bool| f64::from(u8::from(on));
-        let storage = [self.buffer(), other.buffer(), out.buffer()];
-        match kernel.resolve(gpu) {
-            MatmulKernel::Lanes => {
-                let lanes = lanes(gpu).unwrap_or_else(|| {
-                    panic!(
-                        "the lanes matmul needs subgroups of one size on {}",
-                        gpu.info().name
-                    )
-                });
-                let constants = [
-                    ("TRANS_A", flag(trans_a)),
-                    ("TRANS_B", flag(trans_b)),
-                    ("LANES", f64::from(lanes)),
-                ];
-                let cols = 6 * lanes as usize;
-                let grid = Grid([n.div_ceil(cols) as u32, m.div_ceil(32) as u32, batch as u32]);
-                let kernel = Kernel::new(&MATMUL_LANES, "matmul_lanes").with(&constants);
-                gpu.dispatch(&kernel, &storage, &params, grid);
-            }
-            _ => {
-                let constants = [("TRANS_A", flag(trans_a)), ("TRANS_B", flag(trans_b))];
-                let grid = Grid([n.div_ceil(64) as u32, m.div_ceil(64) as u32, batch as u32]);
-                let kernel = Kernel::new(&MATMUL, "matmul_tiled").with(&constants);
-                gpu.dispatch(&kernel, &storage, &params, grid);
-            }
+        Gemm {
+            mode: Mode::Matmul { trans_a, trans_b },
+            params: GemmParams {
+                m: m as u32,
+                n: n as u32,
+                k: k as u32,
+                a_batch_stride: stride(ba, m * k),
+                b_batch_stride: stride(bb, k * n),
+                c_batch_stride: (m * n) as u32,
+                ..GemmParams::default()
+            },
+            batch,
+            a: self,
+            b: other,
+            bias: None,
+            out: &out,
+            kernel,
         }
+        .launch();
         out
+    }
+}
+
+impl Tensor {
+    /// PyTorch's linear: self [N, in] @ weight[out, in]^T + bias [out], the bias added by the
+    /// product's kernel.
+    pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
+        let [n, fan_in] = *self.dims() else {
+            panic!(
+                "linear: input must be [batch, features], got {}",
+                self.shape()
+            );
+        };
+        let [fan_out, w_in] = *weight.dims() else {
+            panic!("linear: weight must be [out, in], got {}", weight.shape());
+        };
+        assert_eq!(
+            fan_in, w_in,
+            "linear: input has {fan_in} features, weight expects {w_in}"
+        );
+        let out = Tensor::uninit(self.gpu(), &[n, fan_out]);
+        Gemm {
+            mode: Mode::Matmul {
+                trans_a: false,
+                trans_b: true,
+            },
+            params: GemmParams {
+                m: n as u32,
+                n: fan_out as u32,
+                k: fan_in as u32,
+                c_batch_stride: (n * fan_out) as u32,
+                ..GemmParams::default()
+            },
+            batch: 1,
+            a: self,
+            b: weight,
+            bias: bias.map(|b| (b, BiasAlong::Columns)),
+            out: &out,
+            kernel: GemmKernel::Auto,
+        }
+        .launch();
+        let (x, w) = (self.detach(), weight.detach());
+        let backward = move |dy: &Tensor, needs: &[bool]| {
+            let dx = needs[0].then(|| dy.matmul_raw(&w, false, false, GemmKernel::Auto));
+            let dw = needs[1].then(|| dy.matmul_raw(&x, true, false, GemmKernel::Auto));
+            let db = needs
+                .get(2)
+                .copied()
+                .unwrap_or(false)
+                .then(|| dy.sum_axes(&[0]));
+            vec![dx, dw, db]
+        };
+        match bias {
+            Some(b) => record(&[self, weight, b], out, Box::new(backward)),
+            None => record(&[self, weight], out, Box::new(backward)),
+        }
     }
 }

@@ -1,13 +1,19 @@
 //! Ops: one file per family, each with its kernels' host launches.
 
+pub mod conv;
 pub mod elementwise;
+pub mod gemm;
 pub mod layout;
 pub mod matmul;
+pub mod norm;
+pub mod pool;
 pub mod random;
 pub mod reduce;
 
+pub use conv::ConvGeometry;
 pub use elementwise::{Binary, Broadcast, Unary, broadcast_layout, broadcast_shape};
-pub use matmul::MatmulKernel;
+pub use gemm::GemmKernel;
+pub use norm::RunningStats;
 pub use random::Rng;
 pub use reduce::Reduce;
 
@@ -31,11 +37,15 @@ pub mod shaders {
 
     shaders! {
         BENCH => "bench": ["bench"],
+        BLOCK => "block": ["block"],
         ELEMENTWISE => "elementwise": ["elementwise"],
         LAYOUT => "layout": ["layout"],
-        MATMUL => "matmul": ["matmul_common", "matmul"],
-        MATMUL_LANES => "matmul_lanes": ["matmul_common", "matmul_lanes"],
+        GEMM_LANES => "gemm_lanes": ["gemm_common", "gemm_lanes"],
+        GEMM_TILED => "gemm_tiled": ["gemm_common", "gemm_tiled"],
+        NORM => "norm": ["norm"],
+        POOL => "pool": ["pool"],
         RANDOM => "random": ["random"],
         REDUCE => "reduce": ["reduce"],
+        RESAMPLE => "resample": ["resample"],
     }
 }

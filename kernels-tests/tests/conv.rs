@@ -1,0 +1,322 @@
+//! Convolution and transposed convolution: forward and all gradients against direct f64
+//! loops written from the definitions, for every GEMM kernel the adapter runs.
+
+use kernels_tests::{OpCheck, gpu};
+use pegasus::ops::{ConvGeometry, GemmKernel};
+
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    batch: usize,
+    cin: usize,
+    cout: usize,
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    g: ConvGeometry,
+    output_padding: usize,
+}
+
+fn geometry(stride: usize, padding: usize, dilation: usize) -> ConvGeometry {
+    ConvGeometry {
+        stride,
+        padding,
+        dilation,
+    }
+}
+
+fn out_size(size: usize, k: usize, g: ConvGeometry) -> usize {
+    (size + 2 * g.padding - g.dilation * (k - 1) - 1) / g.stride + 1
+}
+
+/// Calls f(b, co, oy, ox, ci, ky, kx, iy, ix) for every term of the convolution sum whose
+/// input position is inside the image.
+fn conv_terms(c: Case, mut f: impl FnMut([usize; 9])) {
+    let (ho, wo) = (out_size(c.h, c.kh, c.g), out_size(c.w, c.kw, c.g));
+    for b in 0..c.batch {
+        for co in 0..c.cout {
+            for oy in 0..ho {
+                for ox in 0..wo {
+                    for ci in 0..c.cin {
+                        for ky in 0..c.kh {
+                            for kx in 0..c.kw {
+                                let iy = (oy * c.g.stride + ky * c.g.dilation) as isize
+                                    - c.g.padding as isize;
+                                let ix = (ox * c.g.stride + kx * c.g.dilation) as isize
+                                    - c.g.padding as isize;
+                                if iy >= 0 && ix >= 0 && (iy as usize) < c.h && (ix as usize) < c.w
+                                {
+                                    f([b, co, oy, ox, ci, ky, kx, iy as usize, ix as usize]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn conv_check(c: Case, kernel: GemmKernel, seed: u64) {
+    let (ho, wo) = (out_size(c.h, c.kh, c.g), out_size(c.w, c.kw, c.g));
+    let xi = |b: usize, ci: usize, y: usize, x: usize| ((b * c.cin + ci) * c.h + y) * c.w + x;
+    let wi =
+        |co: usize, ci: usize, ky: usize, kx: usize| ((co * c.cin + ci) * c.kh + ky) * c.kw + kx;
+    let yi = |b: usize, co: usize, y: usize, x: usize| ((b * c.cout + co) * ho + y) * wo + x;
+    let n_out = c.batch * c.cout * ho * wo;
+    let forward = |v: &[Vec<f64>]| {
+        let mut y = vec![0.0; n_out];
+        for (i, o) in y.iter_mut().enumerate() {
+            *o = v[2][(i / (ho * wo)) % c.cout];
+        }
+        conv_terms(c, |[b, co, oy, ox, ci, ky, kx, iy, ix]| {
+            y[yi(b, co, oy, ox)] += v[1][wi(co, ci, ky, kx)] * v[0][xi(b, ci, iy, ix)];
+        });
+        y
+    };
+    let backward = |v: &[Vec<f64>], up: &[f64]| {
+        let mut dx = vec![0.0; v[0].len()];
+        let mut dw = vec![0.0; v[1].len()];
+        let mut db = vec![0.0; c.cout];
+        for (i, u) in up.iter().enumerate() {
+            db[(i / (ho * wo)) % c.cout] += u;
+        }
+        conv_terms(c, |[b, co, oy, ox, ci, ky, kx, iy, ix]| {
+            let g = up[yi(b, co, oy, ox)];
+            dx[xi(b, ci, iy, ix)] += g * v[1][wi(co, ci, ky, kx)];
+            dw[wi(co, ci, ky, kx)] += g * v[0][xi(b, ci, iy, ix)];
+        });
+        vec![dx, dw, db]
+    };
+    OpCheck {
+        name: format!("conv2d {c:?} {kernel:?}"),
+        inputs: vec![
+            (vec![c.batch, c.cin, c.h, c.w], -1.0, 1.0),
+            (vec![c.cout, c.cin, c.kh, c.kw], -1.0, 1.0),
+            (vec![c.cout], -1.0, 1.0),
+        ],
+        gpu: &|t| t[0].conv2d_with(&t[1], Some(&t[2]), c.g, kernel),
+        forward: &forward,
+        backward: &backward,
+        // Sums of at most a few hundred products of values in [-1, 1].
+        forward_tol: (2e-5, 1e-5),
+        grad_tol: (5e-5, 1e-5),
+        seed,
+    }
+    .run();
+}
+
+/// The transposed convolution is the adjoint of the convolution: out[b, co, oy, ox] gets
+/// x[b, ci, iy, ix] w[ci, co, ky, kx] wherever oy = iy s - p + ky d.
+fn transposed_check(c: Case, kernel: GemmKernel, seed: u64) {
+    let g = c.g;
+    let oh = (c.h - 1) * g.stride + g.dilation * (c.kh - 1) + c.output_padding + 1 - 2 * g.padding;
+    let ow = (c.w - 1) * g.stride + g.dilation * (c.kw - 1) + c.output_padding + 1 - 2 * g.padding;
+    let xi = |b: usize, ci: usize, y: usize, x: usize| ((b * c.cin + ci) * c.h + y) * c.w + x;
+    let wi =
+        |ci: usize, co: usize, ky: usize, kx: usize| ((ci * c.cout + co) * c.kh + ky) * c.kw + kx;
+    let yi = |b: usize, co: usize, y: usize, x: usize| ((b * c.cout + co) * oh + y) * ow + x;
+    let terms = |f: &mut dyn FnMut([usize; 9])| {
+        for b in 0..c.batch {
+            for ci in 0..c.cin {
+                for iy in 0..c.h {
+                    for ix in 0..c.w {
+                        for co in 0..c.cout {
+                            for ky in 0..c.kh {
+                                for kx in 0..c.kw {
+                                    let oy = (iy * g.stride + ky * g.dilation) as isize
+                                        - g.padding as isize;
+                                    let ox = (ix * g.stride + kx * g.dilation) as isize
+                                        - g.padding as isize;
+                                    if oy >= 0
+                                        && ox >= 0
+                                        && (oy as usize) < oh
+                                        && (ox as usize) < ow
+                                    {
+                                        f([b, co, oy as usize, ox as usize, ci, ky, kx, iy, ix]);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let forward = |v: &[Vec<f64>]| {
+        let mut y: Vec<f64> = (0..c.batch * c.cout * oh * ow)
+            .map(|i| v[2][(i / (oh * ow)) % c.cout])
+            .collect();
+        terms(&mut |[b, co, oy, ox, ci, ky, kx, iy, ix]| {
+            y[yi(b, co, oy, ox)] += v[0][xi(b, ci, iy, ix)] * v[1][wi(ci, co, ky, kx)];
+        });
+        y
+    };
+    let backward = |v: &[Vec<f64>], up: &[f64]| {
+        let mut dx = vec![0.0; v[0].len()];
+        let mut dw = vec![0.0; v[1].len()];
+        let mut db = vec![0.0; c.cout];
+        for (i, u) in up.iter().enumerate() {
+            db[(i / (oh * ow)) % c.cout] += u;
+        }
+        terms(&mut |[b, co, oy, ox, ci, ky, kx, iy, ix]| {
+            let gr = up[yi(b, co, oy, ox)];
+            dx[xi(b, ci, iy, ix)] += gr * v[1][wi(ci, co, ky, kx)];
+            dw[wi(ci, co, ky, kx)] += gr * v[0][xi(b, ci, iy, ix)];
+        });
+        vec![dx, dw, db]
+    };
+    OpCheck {
+        name: format!("conv_transpose2d {c:?} {kernel:?}"),
+        inputs: vec![
+            (vec![c.batch, c.cin, c.h, c.w], -1.0, 1.0),
+            (vec![c.cin, c.cout, c.kh, c.kw], -1.0, 1.0),
+            (vec![c.cout], -1.0, 1.0),
+        ],
+        gpu: &|t| t[0].conv_transpose2d_with(&t[1], Some(&t[2]), g, c.output_padding, kernel),
+        forward: &forward,
+        backward: &backward,
+        forward_tol: (2e-5, 1e-5),
+        grad_tol: (5e-5, 1e-5),
+        seed,
+    }
+    .run();
+}
+
+fn case(
+    batch: usize,
+    cin: usize,
+    cout: usize,
+    hw: (usize, usize),
+    k: (usize, usize),
+    g: ConvGeometry,
+) -> Case {
+    Case {
+        batch,
+        cin,
+        cout,
+        h: hw.0,
+        w: hw.1,
+        kh: k.0,
+        kw: k.1,
+        g,
+        output_padding: 0,
+    }
+}
+
+#[test]
+fn convolutions_on_awkward_shapes() {
+    let cases = [
+        case(1, 1, 1, (1, 1), (1, 1), geometry(1, 0, 1)),
+        case(2, 3, 5, (7, 9), (3, 3), geometry(1, 1, 1)),
+        case(1, 2, 3, (11, 10), (3, 2), geometry(3, 0, 1)), // stride 3, batch 1
+        case(2, 3, 4, (9, 7), (4, 4), geometry(2, 0, 1)),   // seed 002's encoder on odd sizes
+        case(1, 2, 2, (9, 8), (3, 3), geometry(2, 2, 2)),   // dilation and stride together
+        case(3, 5, 37, (5, 6), (1, 1), geometry(1, 0, 1)),  // more channels than one block
+    ];
+    for kernel in GemmKernel::available(&gpu()) {
+        for (i, &c) in cases.iter().enumerate() {
+            conv_check(c, kernel, i as u64);
+        }
+    }
+}
+
+#[test]
+fn transposed_convolutions_on_awkward_shapes() {
+    let mut cases = vec![
+        case(1, 1, 1, (1, 1), (1, 1), geometry(1, 0, 1)),
+        case(2, 4, 3, (4, 4), (4, 4), geometry(2, 1, 1)), // DCGAN's doubling layer
+        case(1, 3, 2, (1, 1), (4, 4), geometry(1, 0, 1)), // DCGAN's first layer
+        case(1, 2, 3, (5, 4), (5, 5), geometry(3, 1, 1)), // seed 000's last layer
+        case(2, 3, 2, (3, 5), (3, 2), geometry(2, 0, 2)), // dilation with stride
+        case(1, 2, 35, (3, 3), (3, 3), geometry(3, 2, 1)), // padding past the first taps
+    ];
+    cases.push(Case {
+        output_padding: 1,
+        ..case(1, 2, 2, (4, 3), (3, 3), geometry(2, 1, 1))
+    });
+    for kernel in GemmKernel::available(&gpu()) {
+        for (i, &c) in cases.iter().enumerate() {
+            transposed_check(c, kernel, 100 + i as u64);
+        }
+    }
+}
+
+#[test]
+fn output_sizes_follow_pytorch() {
+    let g = geometry(3, 1, 1);
+    // Seed 000: 5x5, stride 3, padding 1 takes 32 to 96.
+    assert_eq!(g.transposed_out(32, 5, 0), Some(96));
+    // Seed 002's encoder: 4x4, stride 2, no padding: 96 -> 47 -> 22 -> 10 -> 4.
+    let enc = geometry(2, 0, 1);
+    assert_eq!(enc.conv_out(96, 4), Some(47));
+    assert_eq!(enc.conv_out(47, 4), Some(22));
+    assert_eq!(enc.conv_out(22, 4), Some(10));
+    assert_eq!(enc.conv_out(10, 4), Some(4));
+    assert_eq!(
+        geometry(1, 0, 1).conv_out(3, 5),
+        None,
+        "a kernel larger than the input"
+    );
+    assert_eq!(
+        geometry(1, 3, 1).transposed_out(1, 3, 0),
+        None,
+        "padding that removes everything"
+    );
+}
+
+/// The seed 000 generator's last layer at full size, against the reference at sampled
+/// outputs: [2, 8, 32, 32] -> [2, 3, 96, 96].
+#[test]
+fn seed_000_last_layer_at_full_size() {
+    use kernels_tests::{Inputs, assert_close};
+    let gpu = gpu();
+    let g = geometry(3, 1, 1);
+    let mut inputs = Inputs::new(77);
+    let (x, xh) = inputs.tensor(&[2, 8, 32, 32], -1.0, 1.0);
+    let (w, wh) = inputs.tensor(&[8, 3, 5, 5], -1.0, 1.0);
+    for kernel in GemmKernel::available(&gpu) {
+        let y = x.conv_transpose2d_with(&w, None, g, 0, kernel);
+        assert_eq!(y.dims(), &[2, 3, 96, 96]);
+        let got = y.to_vec();
+        let mut want = Vec::new();
+        let mut picked = Vec::new();
+        for i in (0..got.len()).step_by(97) {
+            let (b, co, oy, ox) = (
+                i / (3 * 96 * 96),
+                (i / (96 * 96)) % 3,
+                (i / 96) % 96,
+                i % 96,
+            );
+            let mut s = 0.0;
+            for ci in 0..8 {
+                for ky in 0..5 {
+                    for kx in 0..5 {
+                        let (ny, nx) =
+                            (oy as isize + 1 - ky as isize, ox as isize + 1 - kx as isize);
+                        if ny % 3 == 0
+                            && nx % 3 == 0
+                            && (0..96).contains(&ny)
+                            && (0..96).contains(&nx)
+                        {
+                            let (iy, ix) = ((ny / 3) as usize, (nx / 3) as usize);
+                            if iy < 32 && ix < 32 {
+                                s += f64::from(xh[((b * 8 + ci) * 32 + iy) * 32 + ix])
+                                    * f64::from(wh[((ci * 3 + co) * 5 + ky) * 5 + kx]);
+                            }
+                        }
+                    }
+                }
+            }
+            want.push(s);
+            picked.push(got[i]);
+        }
+        assert_close(
+            &format!("seed 000 last layer {kernel:?}"),
+            &picked,
+            &want,
+            2e-5,
+            1e-5,
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! Batch normalisation: training and eval forward, the fused backward, running estimates.
+
+use kernels_tests::{Inputs, OpCheck, assert_close, gpu, to_f64};
+use pegasus::Tensor;
+use pegasus::ops::RunningStats;
+
+/// Per-channel (mean, biased variance) of x viewed as [n, c, s].
+fn stats(x: &[f64], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
+    (0..c)
+        .map(|ch| {
+            let vals: Vec<f64> = (0..n)
+                .flat_map(|b| (0..s).map(move |i| (b, i)))
+                .map(|(b, i)| x[(b * c + ch) * s + i])
+                .collect();
+            let m = vals.iter().sum::<f64>() / vals.len() as f64;
+            let v = vals.iter().map(|x| (x - m).powi(2)).sum::<f64>() / vals.len() as f64;
+            (m, v)
+        })
+        .collect()
+}
+
+const EPS: f64 = 1e-5;
+
+fn check_training(dims: &[usize], seed: u64) {
+    let (n, c) = (dims[0], dims[1]);
+    let s: usize = dims[2..].iter().product();
+    let ch = |i: usize| (i / s) % c;
+    let forward = |v: &[Vec<f64>]| {
+        let st = stats(&v[0], n, c, s);
+        (0..v[0].len())
+            .map(|i| {
+                (v[0][i] - st[ch(i)].0) / (st[ch(i)].1 + EPS).sqrt() * v[1][ch(i)] + v[2][ch(i)]
+            })
+            .collect()
+    };
+    // The textbook backward of y = gamma * xhat + beta with batch statistics.
+    let backward = |v: &[Vec<f64>], up: &[f64]| {
+        let st = stats(&v[0], n, c, s);
+        let count = (n * s) as f64;
+        let xhat: Vec<f64> = (0..v[0].len())
+            .map(|i| (v[0][i] - st[ch(i)].0) / (st[ch(i)].1 + EPS).sqrt())
+            .collect();
+        let mut sum_dy = vec![0.0; c];
+        let mut sum_dy_xhat = vec![0.0; c];
+        for i in 0..up.len() {
+            sum_dy[ch(i)] += up[i];
+            sum_dy_xhat[ch(i)] += up[i] * xhat[i];
+        }
+        let dx = (0..up.len())
+            .map(|i| {
+                let k = ch(i);
+                v[1][k] / (st[k].1 + EPS).sqrt()
+                    * (up[i] - sum_dy[k] / count - xhat[i] * sum_dy_xhat[k] / count)
+            })
+            .collect();
+        vec![dx, sum_dy_xhat, sum_dy]
+    };
+    let gpu = gpu();
+    let running_mean = Tensor::zeros(&gpu, &[c]);
+    let running_var = Tensor::full(&gpu, &[c], 1.0);
+    OpCheck {
+        name: format!("batch_norm train {dims:?}"),
+        inputs: vec![
+            (dims.to_vec(), -2.0, 3.0),
+            (vec![c], 0.5, 1.5),
+            (vec![c], -1.0, 1.0),
+        ],
+        gpu: &|t| {
+            t[0].batch_norm(
+                &t[1],
+                &t[2],
+                RunningStats {
+                    mean: &running_mean,
+                    var: &running_var,
+                },
+                true,
+                0.1,
+                EPS as f32,
+            )
+        },
+        forward: &forward,
+        backward: &backward,
+        forward_tol: (1e-4, 1e-4),
+        grad_tol: (1e-4, 1e-4),
+        seed,
+    }
+    .run();
+}
+
+#[test]
+fn training_mode_forward_and_backward() {
+    check_training(&[4, 3, 5, 7], 1);
+    check_training(&[1, 2, 3, 1], 2); // batch of one image: statistics over its pixels
+    check_training(&[7, 5], 3); // BatchNorm1d
+    check_training(&[3, 37, 1, 1], 4);
+}
+
+#[test]
+fn running_estimates_move_by_momentum_with_the_unbiased_variance() {
+    let gpu = gpu();
+    let mut inputs = Inputs::new(9);
+    let (x, host) = inputs.tensor(&[6, 4, 3, 3], -1.0, 2.0);
+    let rm_host = inputs.vec(4, -0.5, 0.5);
+    let rv_host = inputs.vec(4, 0.5, 1.5);
+    let (rm, rv) = (
+        Tensor::from_slice(&gpu, &rm_host, &[4]),
+        Tensor::from_slice(&gpu, &rv_host, &[4]),
+    );
+    let gamma = Tensor::full(&gpu, &[4], 1.0);
+    let beta = Tensor::zeros(&gpu, &[4]);
+    let _ = x.batch_norm(
+        &gamma,
+        &beta,
+        RunningStats {
+            mean: &rm,
+            var: &rv,
+        },
+        true,
+        0.1,
+        1e-5,
+    );
+    let st = stats(&to_f64(&host), 6, 4, 9);
+    let count = 54.0;
+    let want_mean: Vec<f64> = (0..4)
+        .map(|k| 0.9 * f64::from(rm_host[k]) + 0.1 * st[k].0)
+        .collect();
+    let want_var: Vec<f64> = (0..4)
+        .map(|k| 0.9 * f64::from(rv_host[k]) + 0.1 * st[k].1 * count / (count - 1.0))
+        .collect();
+    assert_close("running mean", &rm.to_vec(), &want_mean, 1e-6, 1e-5);
+    assert_close("running var", &rv.to_vec(), &want_var, 1e-6, 1e-5);
+}
+
+#[test]
+fn eval_mode_uses_the_running_estimates() {
+    let (n, c, s) = (3, 4, 6);
+    let gpu = gpu();
+    let mut inputs = Inputs::new(10);
+    let rm_host = inputs.vec(c, -0.5, 0.5);
+    let rv_host = inputs.vec(c, 0.5, 1.5);
+    let rm = Tensor::from_slice(&gpu, &rm_host, &[c]);
+    let rv = Tensor::from_slice(&gpu, &rv_host, &[c]);
+    let (rm64, rv64) = (to_f64(&rm_host), to_f64(&rv_host));
+    let ch = |i: usize| (i / s) % c;
+    OpCheck {
+        name: "batch_norm eval".into(),
+        inputs: vec![
+            (vec![n, c, 2, 3], -2.0, 2.0),
+            (vec![c], 0.5, 1.5),
+            (vec![c], -1.0, 1.0),
+        ],
+        gpu: &|t| {
+            t[0].batch_norm(
+                &t[1],
+                &t[2],
+                RunningStats {
+                    mean: &rm,
+                    var: &rv,
+                },
+                false,
+                0.1,
+                EPS as f32,
+            )
+        },
+        forward: &|v| {
+            (0..v[0].len())
+                .map(|i| {
+                    (v[0][i] - rm64[ch(i)]) / (rv64[ch(i)] + EPS).sqrt() * v[1][ch(i)] + v[2][ch(i)]
+                })
+                .collect()
+        },
+        backward: &|v, up| {
+            let mut dgamma = vec![0.0; c];
+            let mut dbeta = vec![0.0; c];
+            let dx = (0..up.len())
+                .map(|i| {
+                    let k = ch(i);
+                    dgamma[k] += up[i] * (v[0][i] - rm64[k]) / (rv64[k] + EPS).sqrt();
+                    dbeta[k] += up[i];
+                    up[i] * v[1][k] / (rv64[k] + EPS).sqrt()
+                })
+                .collect();
+            vec![dx, dgamma, dbeta]
+        },
+        forward_tol: (1e-5, 1e-5),
+        grad_tol: (1e-5, 1e-5),
+        seed: 11,
+    }
+    .run();
+    assert_close("eval leaves running mean", &rm.to_vec(), &rm64, 0.0, 0.0);
+}

@@ -1,0 +1,165 @@
+// Batch normalisation over x viewed as [N, C, S] (S = H * W, or 1 for BatchNorm1d).
+//
+// Bindings (group 0), each entry point using some of them:
+//   0  p             uniform Params
+//   1  x             storage read        N * C * S
+//   2  mean          storage read_write  C (written by batch_stats)
+//   3  var           storage read_write  C, biased: divided by N * S (written by batch_stats)
+//   4  gamma         storage read        C
+//   5  beta          storage read        C
+//   6  dy            storage read        N * C * S
+//   7  running_mean  storage read_write  C
+//   8  running_var   storage read_write  C
+//   9  sum_dy        storage read_write  C
+//   10 sum_dy_xhat   storage read_write  C
+//   11 out           storage read_write  N * C * S
+//
+// batch_stats: one workgroup of 256 per channel. Each thread keeps Welford's running mean
+//   and sum of squared deviations over its share of the channel; the workgroup merges them
+//   pairwise (Chan et al.), which is accurate where sum(x^2) - sum(x)^2 is not. It also
+//   moves the running estimates: r = (1 - momentum) r + momentum * (batch value), with the
+//   unbiased variance for the running one (as PyTorch).
+// batch_normalize: y = (x - mean) / sqrt(var + eps) * gamma + beta, one thread per element.
+// batch_norm_sums: per channel, sum dy and sum dy * xhat (xhat recomputed from x).
+// batch_norm_input_grad: dx = gamma / sqrt(var + eps) * (dy - sum dy / M - xhat * sum(dy
+//   xhat) / M), M = N * S; one thread per element.
+
+struct Params {
+    n: u32,
+    c: u32,
+    s: u32,
+    eps: f32,
+    momentum: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(3) var<storage, read_write> var_: array<f32>;
+@group(0) @binding(4) var<storage, read> gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> beta: array<f32>;
+@group(0) @binding(6) var<storage, read> dy: array<f32>;
+@group(0) @binding(7) var<storage, read_write> running_mean: array<f32>;
+@group(0) @binding(8) var<storage, read_write> running_var: array<f32>;
+@group(0) @binding(9) var<storage, read_write> sum_dy: array<f32>;
+@group(0) @binding(10) var<storage, read_write> sum_dy_xhat: array<f32>;
+@group(0) @binding(11) var<storage, read_write> out: array<f32>;
+
+var<workgroup> part_n: array<f32, 256>;
+var<workgroup> part_a: array<f32, 256>;
+var<workgroup> part_b: array<f32, 256>;
+
+// (q, r) of v / d for v < 2^25 via f32, corrected to the exact integer result.
+fn div_rem(v: u32, d: u32) -> vec2u {
+    var q = u32(f32(v) / f32(d));
+    for (var i = 0u; i < 2u; i++) {
+        q = select(q, q - 1u, q * d > v);
+        q = select(q, q + 1u, (q + 1u) * d <= v);
+    }
+    return vec2u(q, v - q * d);
+}
+
+// Index of the i-th element (0 <= i < N * S) of channel ch.
+fn channel_element(ch: u32, i: u32) -> u32 {
+    let ns = div_rem(i, p.s);
+    return (ns.x * p.c + ch) * p.s + ns.y;
+}
+
+@compute @workgroup_size(256)
+fn batch_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    let total = p.n * p.s;
+    var count = 0.0;
+    var m = 0.0;
+    var m2 = 0.0;
+    for (var i = lid; i < total; i += 256u) {
+        let v = x[channel_element(ch, i)];
+        count += 1.0;
+        let delta = v - m;
+        m += delta / count;
+        m2 += delta * (v - m);
+    }
+    part_n[lid] = count;
+    part_a[lid] = m;
+    part_b[lid] = m2;
+    workgroupBarrier();
+    for (var half = 128u; half > 0u; half >>= 1u) {
+        if lid < half {
+            let na = part_n[lid];
+            let nb = part_n[lid + half];
+            let nab = na + nb;
+            if nb > 0.0 {
+                let delta = part_a[lid + half] - part_a[lid];
+                part_a[lid] += delta * nb / nab;
+                part_b[lid] += part_b[lid + half] + delta * delta * na * nb / nab;
+                part_n[lid] = nab;
+            }
+        }
+        workgroupBarrier();
+    }
+    if lid == 0u {
+        let batch_mean = part_a[0];
+        let biased = part_b[0] / f32(total);
+        mean[ch] = batch_mean;
+        var_[ch] = biased;
+        let unbiased = part_b[0] / max(f32(total) - 1.0, 1.0);
+        running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * batch_mean;
+        running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * unbiased;
+    }
+}
+
+fn channel_of(i: u32) -> u32 {
+    return div_rem(div_rem(i, p.s).x, p.c).y;
+}
+
+@compute @workgroup_size(256)
+fn batch_normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                   @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+    if i >= p.n * p.c * p.s { return; }
+    let ch = channel_of(i);
+    let inv_std = inverseSqrt(var_[ch] + p.eps);
+    out[i] = (x[i] - mean[ch]) * inv_std * gamma[ch] + beta[ch];
+}
+
+@compute @workgroup_size(256)
+fn batch_norm_sums(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    let total = p.n * p.s;
+    let mu = mean[ch];
+    let inv_std = inverseSqrt(var_[ch] + p.eps);
+    var s_dy = 0.0;
+    var s_dy_xhat = 0.0;
+    for (var i = lid; i < total; i += 256u) {
+        let at = channel_element(ch, i);
+        let g = dy[at];
+        s_dy += g;
+        s_dy_xhat += g * (x[at] - mu) * inv_std;
+    }
+    part_a[lid] = s_dy;
+    part_b[lid] = s_dy_xhat;
+    workgroupBarrier();
+    for (var half = 128u; half > 0u; half >>= 1u) {
+        if lid < half {
+            part_a[lid] += part_a[lid + half];
+            part_b[lid] += part_b[lid + half];
+        }
+        workgroupBarrier();
+    }
+    if lid == 0u {
+        sum_dy[ch] = part_a[0];
+        sum_dy_xhat[ch] = part_b[0];
+    }
+}
+
+@compute @workgroup_size(256)
+fn batch_norm_input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                         @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+    if i >= p.n * p.c * p.s { return; }
+    let ch = channel_of(i);
+    let inv_std = inverseSqrt(var_[ch] + p.eps);
+    let xhat = (x[i] - mean[ch]) * inv_std;
+    let count = f32(p.n * p.s);
+    out[i] = gamma[ch] * inv_std * (dy[i] - sum_dy[ch] / count - xhat * sum_dy_xhat[ch] / count);
+}

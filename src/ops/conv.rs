@@ -1,0 +1,333 @@
+//! 2-D convolution and transposed convolution, forward and backward, as implicit GEMMs
+//! (modes 1-3 of shaders/gemm_common.wgsl). Sizes follow PyTorch's Conv2d and
+//! ConvTranspose2d exactly; weights use PyTorch's layouts ([Co, Ci, kh, kw] and
+//! [Ci, Co, kh, kw]).
+
+use crate::autograd::record;
+use crate::ops::gemm::{BiasAlong, Gemm, GemmKernel, GemmParams, Mode};
+use crate::tensor::Tensor;
+
+/// Stride, padding and dilation, the same along both axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    pub stride: usize,
+    pub padding: usize,
+    pub dilation: usize,
+}
+
+impl ConvGeometry {
+    pub const fn new(stride: usize, padding: usize) -> Self {
+        ConvGeometry {
+            stride,
+            padding,
+            dilation: 1,
+        }
+    }
+
+    /// Conv2d output size: floor((size + 2p - d (k - 1) - 1) / s) + 1, or None when the
+    /// dilated kernel does not fit.
+    pub fn conv_out(&self, size: usize, kernel: usize) -> Option<usize> {
+        let span = self.dilation * (kernel - 1) + 1;
+        let padded = size + 2 * self.padding;
+        (padded >= span).then(|| (padded - span) / self.stride + 1)
+    }
+
+    /// ConvTranspose2d output size: (size - 1) s - 2p + d (k - 1) + output_padding + 1, or
+    /// None when the padding removes everything.
+    pub fn transposed_out(
+        &self,
+        size: usize,
+        kernel: usize,
+        output_padding: usize,
+    ) -> Option<usize> {
+        let full = (size - 1) * self.stride + self.dilation * (kernel - 1) + output_padding + 1;
+        full.checked_sub(2 * self.padding).filter(|&s| s > 0)
+    }
+}
+
+fn dims4(t: &Tensor, what: &str) -> [usize; 4] {
+    match *t.dims() {
+        [a, b, c, d] => [a, b, c, d],
+        _ => panic!("{what} must be 4-D (NCHW), got {}", t.shape()),
+    }
+}
+
+/// The taps of a transposed convolution that reach outputs with coordinate = class (mod s):
+/// (first tap, step between taps, count, input coordinate of the class's first output for
+/// the first tap, input steps between taps).
+fn class_taps(class: usize, g: ConvGeometry, kernel: usize) -> (u32, u32, u32, i32, i32) {
+    let (s, p, d) = (g.stride as i64, g.padding as i64, g.dilation as i64);
+    let reach = |k: i64| (class as i64 + p - k * d).rem_euclid(s) == 0;
+    let taps: Vec<i64> = (0..kernel as i64).filter(|&k| reach(k)).collect();
+    let Some(&first) = taps.first() else {
+        return (0, 1, 0, 0, 0);
+    };
+    let step = if taps.len() > 1 { taps[1] - taps[0] } else { 1 };
+    let shift = (class as i64 + p - first * d) / s;
+    (
+        first as u32,
+        step as u32,
+        taps.len() as u32,
+        shift as i32,
+        (step * d / s) as i32,
+    )
+}
+
+/// y = conv(x, w) + bias: x [B, Ci, H, W], w [Co, Ci, kh, kw] -> [B, Co, Ho, Wo].
+fn conv_raw(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    g: ConvGeometry,
+    kernel: GemmKernel,
+) -> Tensor {
+    let [batch, ci, h, wd] = dims4(x, "conv2d input");
+    let [co, ci_w, kh, kw] = dims4(w, "conv2d weight");
+    assert_eq!(
+        ci, ci_w,
+        "conv2d: input has {ci} channels, weight expects {ci_w}"
+    );
+    let ho = g
+        .conv_out(h, kh)
+        .unwrap_or_else(|| panic!("conv2d: kernel {kh} does not fit height {h}"));
+    let wo = g
+        .conv_out(wd, kw)
+        .unwrap_or_else(|| panic!("conv2d: kernel {kw} does not fit width {wd}"));
+    let out = Tensor::uninit(x.gpu(), &[batch, co, ho, wo]);
+    Gemm {
+        mode: Mode::Conv,
+        params: GemmParams {
+            m: co as u32,
+            n: (batch * ho * wo) as u32,
+            k: (ci * kh * kw) as u32,
+            src_h: h as i32,
+            src_w: wd as i32,
+            src_image: (ci * h * wd) as u32,
+            dst_w: wo as u32,
+            dst_image: (co * ho * wo) as u32,
+            dst_channel: (ho * wo) as u32,
+            grid_h: ho as u32,
+            grid_w: wo as u32,
+            kh: kh as u32,
+            kw: kw as u32,
+            stride: g.stride as i32,
+            pad: g.padding as i32,
+            dilation: g.dilation as i32,
+            ..GemmParams::default()
+        },
+        batch: 1,
+        a: w,
+        b: x,
+        bias: bias.map(|b| (b, BiasAlong::Rows)),
+        out: &out,
+        kernel,
+    }
+    .launch();
+    out
+}
+
+/// out[b, oc, oy, ox] = sum w[ic, oc, ky, kx] x[b, ic, iy, ix] over oy = iy s - p + ky d:
+/// x [B, IC, H, W], w [IC, OC, kh, kw] -> [B, OC, out_h, out_w]. One launch per class of
+/// output coordinates modulo the stride.
+#[allow(clippy::too_many_arguments)]
+fn transposed_raw(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    g: ConvGeometry,
+    out_h: usize,
+    out_w: usize,
+    kernel: GemmKernel,
+) -> Tensor {
+    let [batch, ic, h, wd] = dims4(x, "transposed convolution input");
+    let [ic_w, oc, kh, kw] = dims4(w, "transposed convolution weight");
+    assert_eq!(
+        ic, ic_w,
+        "transposed convolution: input has {ic} channels, weight expects {ic_w}"
+    );
+    let out = Tensor::uninit(x.gpu(), &[batch, oc, out_h, out_w]);
+    let s = g.stride;
+    for class_y in 0..s.min(out_h) {
+        for class_x in 0..s.min(out_w) {
+            let (tap0_y, tap_step_y, taps_y, shift_y, src_step_y) = class_taps(class_y, g, kh);
+            let (tap0_x, tap_step_x, taps_x, shift_x, src_step_x) = class_taps(class_x, g, kw);
+            let grid_h = (out_h - class_y).div_ceil(s);
+            let grid_w = (out_w - class_x).div_ceil(s);
+            Gemm {
+                mode: Mode::Transposed,
+                params: GemmParams {
+                    m: oc as u32,
+                    n: (batch * grid_h * grid_w) as u32,
+                    k: ic as u32 * taps_y * taps_x,
+                    src_h: h as i32,
+                    src_w: wd as i32,
+                    src_image: (ic * h * wd) as u32,
+                    dst_w: out_w as u32,
+                    dst_image: (oc * out_h * out_w) as u32,
+                    dst_channel: (out_h * out_w) as u32,
+                    grid_h: grid_h as u32,
+                    grid_w: grid_w as u32,
+                    kh: kh as u32,
+                    kw: kw as u32,
+                    stride: s as i32,
+                    pad: g.padding as i32,
+                    dilation: g.dilation as i32,
+                    out_c: oc as u32,
+                    class_y: class_y as u32,
+                    class_x: class_x as u32,
+                    taps_y,
+                    taps_x,
+                    tap0_y,
+                    tap0_x,
+                    tap_step_y,
+                    tap_step_x,
+                    shift_y,
+                    shift_x,
+                    src_step_y,
+                    src_step_x,
+                    ..GemmParams::default()
+                },
+                batch: 1,
+                a: w,
+                b: x,
+                bias: bias.map(|b| (b, BiasAlong::Rows)),
+                out: &out,
+                kernel,
+            }
+            .launch();
+        }
+    }
+    out
+}
+
+/// dw[co, ci, ky, kx] = sum dy[b, co, oy, ox] x[b, ci, oy s - p + ky d, ox s - p + kx d]:
+/// dy [B, Co, Ho, Wo], x [B, Ci, H, W] -> [Co, Ci, kh, kw].
+fn weight_grad_raw(
+    dy: &Tensor,
+    x: &Tensor,
+    kh: usize,
+    kw: usize,
+    g: ConvGeometry,
+    kernel: GemmKernel,
+) -> Tensor {
+    let [batch, co, ho, wo] = dims4(dy, "output gradient");
+    let [_, ci, h, wd] = dims4(x, "input");
+    let out = Tensor::uninit(x.gpu(), &[co, ci, kh, kw]);
+    Gemm {
+        mode: Mode::WeightGrad,
+        params: GemmParams {
+            m: co as u32,
+            n: (ci * kh * kw) as u32,
+            k: (batch * ho * wo) as u32,
+            src_h: h as i32,
+            src_w: wd as i32,
+            src_image: (ci * h * wd) as u32,
+            dst_image: (co * ho * wo) as u32,
+            dst_channel: (ho * wo) as u32,
+            grid_h: ho as u32,
+            grid_w: wo as u32,
+            kh: kh as u32,
+            kw: kw as u32,
+            stride: g.stride as i32,
+            pad: g.padding as i32,
+            dilation: g.dilation as i32,
+            ..GemmParams::default()
+        },
+        batch: 1,
+        a: dy,
+        b: x,
+        bias: None,
+        out: &out,
+        kernel,
+    }
+    .launch();
+    out
+}
+
+impl Tensor {
+    /// PyTorch's conv2d: self [B, Ci, H, W], weight [Co, Ci, kh, kw], bias [Co].
+    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, g: ConvGeometry) -> Tensor {
+        self.conv2d_with(weight, bias, g, GemmKernel::Auto)
+    }
+
+    /// `conv2d` with the GEMM kernel chosen by the caller.
+    pub fn conv2d_with(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        g: ConvGeometry,
+        kernel: GemmKernel,
+    ) -> Tensor {
+        let out = conv_raw(self, weight, bias, g, kernel);
+        let (x, w) = (self.detach(), weight.detach());
+        let [_, _, h, wd] = dims4(self, "conv2d input");
+        let [_, _, kh, kw] = dims4(weight, "conv2d weight");
+        let backward = move |dy: &Tensor, needs: &[bool]| {
+            let dx = needs[0].then(|| transposed_raw(dy, &w, None, g, h, wd, kernel));
+            let dw = needs[1].then(|| weight_grad_raw(dy, &x, kh, kw, g, kernel));
+            let db = needs
+                .get(2)
+                .copied()
+                .unwrap_or(false)
+                .then(|| dy.sum_axes(&[0, 2, 3]));
+            vec![dx, dw, db]
+        };
+        match bias {
+            Some(b) => record(&[self, weight, b], out, Box::new(backward)),
+            None => record(&[self, weight], out, Box::new(backward)),
+        }
+    }
+
+    /// PyTorch's conv_transpose2d: self [B, Ci, H, W], weight [Ci, Co, kh, kw], bias [Co].
+    pub fn conv_transpose2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        g: ConvGeometry,
+        output_padding: usize,
+    ) -> Tensor {
+        self.conv_transpose2d_with(weight, bias, g, output_padding, GemmKernel::Auto)
+    }
+
+    /// `conv_transpose2d` with the GEMM kernel chosen by the caller.
+    pub fn conv_transpose2d_with(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        g: ConvGeometry,
+        output_padding: usize,
+        kernel: GemmKernel,
+    ) -> Tensor {
+        let [_, _, h, wd] = dims4(self, "conv_transpose2d input");
+        let [_, _, kh, kw] = dims4(weight, "conv_transpose2d weight");
+        assert!(
+            output_padding < g.stride,
+            "output_padding {output_padding} must be smaller than the stride {}",
+            g.stride
+        );
+        let size = |s: usize, k: usize| {
+            g.transposed_out(s, k, output_padding).unwrap_or_else(|| {
+                panic!("conv_transpose2d: padding {} leaves no output", g.padding)
+            })
+        };
+        let (out_h, out_w) = (size(h, kh), size(wd, kw));
+        let out = transposed_raw(self, weight, bias, g, out_h, out_w, kernel);
+        let (x, w) = (self.detach(), weight.detach());
+        let backward = move |dy: &Tensor, needs: &[bool]| {
+            // The data gradient is a convolution of dy with the same weight read as
+            // [Ci, Co, kh, kw] = [out channels, in channels] of that convolution.
+            let dx = needs[0].then(|| conv_raw(dy, &w, None, g, kernel));
+            let dw = needs[1].then(|| weight_grad_raw(&x, dy, kh, kw, g, kernel));
+            let db = needs
+                .get(2)
+                .copied()
+                .unwrap_or(false)
+                .then(|| dy.sum_axes(&[0, 2, 3]));
+            vec![dx, dw, db]
+        };
+        match bias {
+            Some(b) => record(&[self, weight, b], out, Box::new(backward)),
+            None => record(&[self, weight], out, Box::new(backward)),
+        }
+    }
+}

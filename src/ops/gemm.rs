@@ -1,0 +1,187 @@
+//! Launches of the explicit and implicit matrix products in shaders/gemm_*.wgsl: matmul and
+//! the three convolution GEMMs.
+
+use crate::gpu::{Gpu, Grid, Kernel};
+use crate::ops::shaders::{GEMM_LANES, GEMM_TILED};
+use crate::tensor::Tensor;
+
+/// Which GEMM kernel runs; `Auto` picks per adapter (see shaders/gemm_common.wgsl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmKernel {
+    Auto,
+    /// Workgroup-memory tiles: for GPUs.
+    Tiled,
+    /// One subgroup per workgroup: for software rasterisers; needs subgroups.
+    Lanes,
+}
+
+/// Subgroup size the lanes kernel runs with, if this adapter can run it: every subgroup the
+/// same size (the kernel shuffles across exactly one).
+fn lanes(gpu: &Gpu) -> Option<u32> {
+    let info = gpu.info();
+    let size = info.subgroup_min_size;
+    (gpu.has_subgroups() && size == info.subgroup_max_size && [4, 8, 16, 32].contains(&size))
+        .then_some(size)
+}
+
+impl GemmKernel {
+    /// The kernels this adapter can run (tests run each).
+    pub fn available(gpu: &Gpu) -> Vec<GemmKernel> {
+        let mut kernels = vec![GemmKernel::Tiled];
+        if lanes(gpu).is_some() {
+            kernels.push(GemmKernel::Lanes);
+        }
+        kernels
+    }
+
+    fn resolve(self, gpu: &Gpu) -> GemmKernel {
+        match self {
+            GemmKernel::Auto if gpu.is_software() && lanes(gpu).is_some() => GemmKernel::Lanes,
+            GemmKernel::Auto => GemmKernel::Tiled,
+            other => other,
+        }
+    }
+}
+
+/// How elements of A, B and C are found (MODE in the shader).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Matmul { trans_a: bool, trans_b: bool },
+    Conv,
+    Transposed,
+    WeightGrad,
+}
+
+/// Mirrors `Params` in shaders/gemm_common.wgsl field for field.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct GemmParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub a_batch_stride: u32,
+    pub b_batch_stride: u32,
+    pub c_batch_stride: u32,
+    pub src_h: i32,
+    pub src_w: i32,
+    pub src_image: u32,
+    pub dst_w: u32,
+    pub dst_image: u32,
+    pub dst_channel: u32,
+    pub grid_h: u32,
+    pub grid_w: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub stride: i32,
+    pub pad: i32,
+    pub dilation: i32,
+    pub out_c: u32,
+    pub class_y: u32,
+    pub class_x: u32,
+    pub taps_y: u32,
+    pub taps_x: u32,
+    pub tap0_y: u32,
+    pub tap0_x: u32,
+    pub tap_step_y: u32,
+    pub tap_step_x: u32,
+    pub shift_y: i32,
+    pub shift_x: i32,
+    pub src_step_y: i32,
+    pub src_step_x: i32,
+}
+
+/// Where a bias is added: per row of C (an output channel) or per column (a feature).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BiasAlong {
+    Rows = 1,
+    Columns = 2,
+}
+
+/// One GEMM launch: C (`out`) = A B under `mode`, over `batch` grid layers.
+pub(crate) struct Gemm<'a> {
+    pub mode: Mode,
+    pub params: GemmParams,
+    pub batch: usize,
+    pub a: &'a Tensor,
+    pub b: &'a Tensor,
+    pub bias: Option<(&'a Tensor, BiasAlong)>,
+    pub out: &'a Tensor,
+    pub kernel: GemmKernel,
+}
+
+impl Gemm<'_> {
+    pub(crate) fn launch(&self) {
+        let gpu = self.out.gpu();
+        let p = &self.params;
+        let (m, n) = (p.m as usize, p.n as usize);
+        if m == 0 || n == 0 || self.batch == 0 {
+            return;
+        }
+        let flag = |on: bool| f64::from(u8::from(on));
+        let (mode, ta, tb) = match self.mode {
+            Mode::Matmul { trans_a, trans_b } => (0, trans_a, trans_b),
+            Mode::Conv => (1, false, false),
+            Mode::Transposed => (2, false, false),
+            Mode::WeightGrad => (3, false, false),
+        };
+        let bias_kind = self.bias.map_or(0, |(_, along)| along as u32);
+        let bias_buffer = self.bias.map_or(self.a.buffer(), |(t, _)| t.buffer());
+        let storage = [
+            self.a.buffer(),
+            self.b.buffer(),
+            bias_buffer,
+            self.out.buffer(),
+        ];
+        let words: &[u32] = bytemuck::cast_slice(std::slice::from_ref(p));
+        let mut constants = vec![
+            ("MODE", f64::from(mode)),
+            ("TRANS_A", flag(ta)),
+            ("TRANS_B", flag(tb)),
+            ("BIAS", f64::from(bias_kind)),
+        ];
+        match self.kernel.resolve(gpu) {
+            GemmKernel::Lanes => {
+                let lanes = lanes(gpu).unwrap_or_else(|| {
+                    panic!(
+                        "the lanes GEMM needs subgroups of one size on {}",
+                        gpu.info().name
+                    )
+                });
+                // Rows per block: enough for M (in fours), at most 32.
+                let rows = m.next_multiple_of(4).clamp(4, 32);
+                constants.push(("LANES", f64::from(lanes)));
+                constants.push(("ROWS", rows as f64));
+                let cols = 6 * lanes as usize;
+                let grid = Grid([
+                    n.div_ceil(cols) as u32,
+                    m.div_ceil(rows) as u32,
+                    self.batch as u32,
+                ]);
+                let kernel = Kernel::new(&GEMM_LANES, "gemm_lanes")
+                    .with(&constants)
+                    .tagged(self.tag());
+                gpu.dispatch(&kernel, &storage, words, grid);
+            }
+            _ => {
+                let grid = Grid([
+                    n.div_ceil(64) as u32,
+                    m.div_ceil(64) as u32,
+                    self.batch as u32,
+                ]);
+                let kernel = Kernel::new(&GEMM_TILED, "gemm_tiled")
+                    .with(&constants)
+                    .tagged(self.tag());
+                gpu.dispatch(&kernel, &storage, words, grid);
+            }
+        }
+    }
+
+    fn tag(&self) -> &'static str {
+        match self.mode {
+            Mode::Matmul { .. } => "matmul",
+            Mode::Conv => "conv",
+            Mode::Transposed => "conv_transposed",
+            Mode::WeightGrad => "conv_weight_grad",
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Batch normalisation (shaders/norm.wgsl): training statistics in one pass per channel,
+//! running estimates updated on the GPU, and the fused backward.
+
+use crate::autograd::record;
+use crate::gpu::{Grid, Kernel};
+use crate::ops::shaders::NORM;
+use crate::tensor::Tensor;
+
+/// Running estimates of a BatchNorm layer, updated in place in training mode.
+pub struct RunningStats<'a> {
+    pub mean: &'a Tensor,
+    pub var: &'a Tensor,
+}
+
+/// (N, C, S) of an [N, C] or [N, C, H, W] tensor.
+fn ncs(x: &Tensor) -> (usize, usize, usize) {
+    match *x.dims() {
+        [n, c] => (n, c, 1),
+        [n, c, h, w] => (n, c, h * w),
+        _ => panic!(
+            "batch norm expects [N, C] or [N, C, H, W], got {}",
+            x.shape()
+        ),
+    }
+}
+
+impl Tensor {
+    /// PyTorch's batch_norm: in training mode normalise with the batch's statistics (biased
+    /// variance) and move `running` towards them (unbiased variance) by `momentum`; in eval
+    /// mode normalise with `running`.
+    pub fn batch_norm(
+        &self,
+        gamma: &Tensor,
+        beta: &Tensor,
+        running: RunningStats,
+        training: bool,
+        momentum: f32,
+        eps: f32,
+    ) -> Tensor {
+        let (n, c, s) = ncs(self);
+        assert!(
+            gamma.numel() == c && beta.numel() == c,
+            "batch norm over {c} channels got gamma {} and beta {}",
+            gamma.shape(),
+            beta.shape()
+        );
+        let gpu = self.gpu();
+        let params = [
+            n as u32,
+            c as u32,
+            s as u32,
+            eps.to_bits(),
+            momentum.to_bits(),
+        ];
+        let (mean, var) = if training {
+            assert!(
+                n * s > 1,
+                "batch norm in training mode needs more than one value per channel"
+            );
+            let (mean, var) = (Tensor::uninit(gpu, &[c]), Tensor::uninit(gpu, &[c]));
+            gpu.dispatch(
+                &Kernel::new(&NORM, "batch_stats"),
+                &[
+                    self.buffer(),
+                    mean.buffer(),
+                    var.buffer(),
+                    running.mean.buffer(),
+                    running.var.buffer(),
+                ],
+                &params,
+                Grid([c as u32, 1, 1]),
+            );
+            (mean, var)
+        } else {
+            (running.mean.detach(), running.var.detach())
+        };
+        let out = Tensor::uninit(gpu, self.dims());
+        let grid = gpu.linear_grid((self.numel() as u64).div_ceil(256));
+        gpu.dispatch(
+            &Kernel::new(&NORM, "batch_normalize"),
+            &[
+                self.buffer(),
+                mean.buffer(),
+                var.buffer(),
+                gamma.buffer(),
+                beta.buffer(),
+                out.buffer(),
+            ],
+            &params,
+            grid,
+        );
+        let (x, g) = (self.detach(), gamma.detach());
+        let backward = move |dy: &Tensor, needs: &[bool]| {
+            let gpu = x.gpu();
+            let (sum_dy, sum_dy_xhat) = (Tensor::uninit(gpu, &[c]), Tensor::uninit(gpu, &[c]));
+            gpu.dispatch(
+                &Kernel::new(&NORM, "batch_norm_sums"),
+                &[
+                    x.buffer(),
+                    mean.buffer(),
+                    var.buffer(),
+                    dy.buffer(),
+                    sum_dy.buffer(),
+                    sum_dy_xhat.buffer(),
+                ],
+                &params,
+                Grid([c as u32, 1, 1]),
+            );
+            let dx = needs[0].then(|| {
+                if training {
+                    let dx = Tensor::uninit(gpu, x.dims());
+                    gpu.dispatch(
+                        &Kernel::new(&NORM, "batch_norm_input_grad"),
+                        &[
+                            x.buffer(),
+                            mean.buffer(),
+                            var.buffer(),
+                            g.buffer(),
+                            dy.buffer(),
+                            sum_dy.buffer(),
+                            sum_dy_xhat.buffer(),
+                            dx.buffer(),
+                        ],
+                        &params,
+                        grid,
+                    );
+                    dx
+                } else {
+                    // Fixed statistics: only the per-channel scale gamma / sqrt(var + eps).
+                    let scale = var.add_scalar(eps).sqrt().reciprocal().mul(&g);
+                    let shape: Vec<usize> = if s == 1 { vec![1, c] } else { vec![1, c, 1, 1] };
+                    dy.mul(&scale.reshape(&shape))
+                }
+            });
+            vec![
+                dx,
+                needs[1].then(|| sum_dy_xhat.reshape(g.dims())),
+                needs[2].then(|| sum_dy.reshape(g.dims())),
+            ]
+        };
+        record(&[self, gamma, beta], out, Box::new(backward))
+    }
+}
