@@ -5,7 +5,11 @@ pub mod autograd;
 pub mod cli;
 pub mod error;
 pub mod gpu;
+pub mod io;
+pub mod models;
+pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod tensor;
 
 pub use error::{Error, Result};

@@ -31,6 +31,26 @@ enum BenchCommand {
         #[arg(long, value_name = "M,N,K", value_parser = parse_size)]
         size: Vec<[usize; 3]>,
     },
+    /// One training step of a model: forward, L1 loss against a fixed target, backward, Adam.
+    #[command(
+        name = "train-step",
+        after_help = "The DCGAN generator: z [batch, nz] -> 3 x 64 x 64 through five 4x4 transposed\nconvolutions with BatchNorm and ReLU, tanh out; Adam (lr 2e-4, betas 0.5, 0.999).\n\nExamples:\n  pegasus bench train-step --batch 16 --ngf 32\n  PEGASUS_PROFILE=1 pegasus bench train-step --batch 16 --ngf 32 --steps 5"
+    )]
+    TrainStep {
+        #[arg(long, default_value = "dcgan64", value_parser = ["dcgan64"])]
+        model: String,
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        batch: u32,
+        /// Generator width (filters of the last hidden layer).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        ngf: u32,
+        /// Latent size.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        nz: u32,
+        /// Timed steps after two warm-up steps.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
+        steps: u32,
+    },
 }
 
 fn parse_size(s: &str) -> Result<[usize; 3], String> {
@@ -49,6 +69,21 @@ pub fn run(gpu: &Arc<Gpu>, args: &BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Peak => {
             let peak = fma_peak(gpu);
             println!("f32 FMA peak: {:.1} GFLOP/s", peak / 1e9);
+        }
+        BenchCommand::TrainStep {
+            batch,
+            ngf,
+            nz,
+            steps,
+            ..
+        } => {
+            bench_train_step(
+                gpu,
+                *batch as usize,
+                *ngf as usize,
+                *nz as usize,
+                *steps as usize,
+            )?;
         }
         BenchCommand::Matmul { size } => {
             let sizes = if size.is_empty() {
@@ -102,6 +137,7 @@ pub(crate) fn fma_peak(gpu: &Arc<Gpu>) -> f64 {
 
 fn bench_matmul(gpu: &Arc<Gpu>, sizes: &[[usize; 3]]) -> anyhow::Result<()> {
     let peak = fma_peak(gpu);
+    gpu.reset_profile();
     println!(
         "adapter f32 FMA peak (register-only kernel): {:.1} GFLOP/s",
         peak / 1e9
@@ -127,5 +163,71 @@ fn bench_matmul(gpu: &Arc<Gpu>, sizes: &[[usize; 3]]) -> anyhow::Result<()> {
             100.0 * flops / peak
         );
     }
+    Ok(())
+}
+
+fn bench_train_step(
+    gpu: &Arc<Gpu>,
+    batch: usize,
+    ngf: usize,
+    nz: usize,
+    steps: usize,
+) -> anyhow::Result<()> {
+    use crate::models::dcgan::{DcganConfig, Generator};
+    use crate::nn::{Module, loss};
+    use crate::optim::{Adam, ParamGroup};
+
+    let peak = fma_peak(gpu);
+    gpu.reset_profile();
+    let mut rng = Rng::new(0);
+    let config = DcganConfig {
+        nz,
+        ngf,
+        channels: 3,
+    };
+    // The largest activations: [batch, ngf * 2, 16, 16] and [batch, ngf, 32, 32].
+    gpu.check_binding((batch * ngf * 32 * 32 * 4) as u64)?;
+    let generator = Generator::new(gpu, &mut rng, config);
+    let z = rng.normal(gpu, &[batch, nz], 0.0, 1.0);
+    let target = rng.uniform(gpu, &[batch, 3, 64, 64], -1.0, 1.0);
+    let mut adam = Adam::new(
+        vec![ParamGroup {
+            params: generator.parameters(),
+            lr: 2e-4,
+        }],
+        0.5,
+        0.999,
+    );
+    let mut step = || {
+        let loss = loss::l1(&generator.forward(&z), &target);
+        let grads = loss.backward();
+        adam.step(&grads);
+    };
+    for _ in 0..2 {
+        step();
+    }
+    gpu.sync();
+    let mut times = Vec::new();
+    for _ in 0..steps {
+        let t = Instant::now();
+        step();
+        gpu.sync();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let flops = 3.0 * 2.0 * generator.forward_macs(batch) as f64;
+    println!(
+        "dcgan64 train step, batch {batch}, ngf {ngf}, nz {nz}: median {:.1} ms over {steps} steps ({:.1} images/s)",
+        median * 1e3,
+        batch as f64 / median
+    );
+    println!(
+        "about {:.2} GFLOP per step: {:.1} GFLOP/s, {:.1}% of this adapter's {:.1} GFLOP/s FMA peak",
+        flops / 1e9,
+        flops / median / 1e9,
+        100.0 * flops / median / peak,
+        peak / 1e9
+    );
     Ok(())
 }

@@ -455,6 +455,14 @@ impl Gpu {
         batch.profiler.as_ref().map(Profiler::report)
     }
 
+    /// Forgets the kernel times gathered so far (e.g. after a calibration run).
+    pub fn reset_profile(&self) {
+        self.sync();
+        if let Some(p) = self.batch.lock().unwrap().profiler.as_mut() {
+            p.reset();
+        }
+    }
+
     pub fn profiling(&self) -> bool {
         self.batch.lock().unwrap().profiler.is_some()
     }

@@ -61,6 +61,10 @@ impl Profiler {
         }
     }
 
+    pub(crate) fn reset(&mut self) {
+        self.rows.clear();
+    }
+
     pub(crate) fn record(&mut self, name: &str, ns: f64) {
         let row = self.rows.entry(name.to_string()).or_default();
         row.calls += 1;

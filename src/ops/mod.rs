@@ -43,6 +43,7 @@ pub mod shaders {
         GEMM_LANES => "gemm_lanes": ["gemm_common", "gemm_lanes"],
         GEMM_TILED => "gemm_tiled": ["gemm_common", "gemm_tiled"],
         NORM => "norm": ["norm"],
+        OPTIM => "optim": ["optim"],
         POOL => "pool": ["pool"],
         RANDOM => "random": ["random"],
         REDUCE => "reduce": ["reduce"],

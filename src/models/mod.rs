@@ -1,0 +1,3 @@
+//! The generative models.
+
+pub mod dcgan;

@@ -1,0 +1,313 @@
+//! The layers: each holds its parameters as tracked tensors and names them as PyTorch does.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use super::{Module, init, prefixed};
+use crate::gpu::Gpu;
+use crate::ops::{ConvGeometry, Rng, RunningStats};
+use crate::tensor::Tensor;
+
+fn named(pairs: &[(&str, &Tensor)]) -> Vec<(String, Tensor)> {
+    pairs
+        .iter()
+        .map(|(n, t)| (n.to_string(), (*t).clone()))
+        .collect()
+}
+
+fn weight_and_bias(weight: &Tensor, bias: &Option<Tensor>) -> Vec<(String, Tensor)> {
+    let mut out = named(&[("weight", weight)]);
+    if let Some(b) = bias {
+        out.push(("bias".into(), b.clone()));
+    }
+    out
+}
+
+/// y = x W^T + b, W [out, in].
+pub struct Linear {
+    pub weight: Tensor,
+    pub bias: Option<Tensor>,
+}
+
+impl Linear {
+    pub fn new(gpu: &Arc<Gpu>, rng: &mut Rng, inputs: usize, outputs: usize, bias: bool) -> Linear {
+        Linear {
+            weight: init::pytorch_default(rng, gpu, &[outputs, inputs], inputs).track(),
+            bias: bias.then(|| init::pytorch_default(rng, gpu, &[outputs], inputs).track()),
+        }
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.linear(&self.weight, self.bias.as_ref())
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        weight_and_bias(&self.weight, &self.bias)
+    }
+}
+
+/// Conv2d with a square kernel: weight [Co, Ci, k, k].
+pub struct Conv2d {
+    pub weight: Tensor,
+    pub bias: Option<Tensor>,
+    pub geometry: ConvGeometry,
+}
+
+impl Conv2d {
+    pub fn new(
+        gpu: &Arc<Gpu>,
+        rng: &mut Rng,
+        cin: usize,
+        cout: usize,
+        kernel: usize,
+        geometry: ConvGeometry,
+        bias: bool,
+    ) -> Conv2d {
+        let fan_in = cin * kernel * kernel;
+        Conv2d {
+            weight: init::pytorch_default(rng, gpu, &[cout, cin, kernel, kernel], fan_in).track(),
+            bias: bias.then(|| init::pytorch_default(rng, gpu, &[cout], fan_in).track()),
+            geometry,
+        }
+    }
+}
+
+impl Module for Conv2d {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.conv2d(&self.weight, self.bias.as_ref(), self.geometry)
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        weight_and_bias(&self.weight, &self.bias)
+    }
+}
+
+/// ConvTranspose2d with a square kernel: weight [Ci, Co, k, k].
+pub struct ConvTranspose2d {
+    pub weight: Tensor,
+    pub bias: Option<Tensor>,
+    pub geometry: ConvGeometry,
+    pub output_padding: usize,
+}
+
+impl ConvTranspose2d {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        gpu: &Arc<Gpu>,
+        rng: &mut Rng,
+        cin: usize,
+        cout: usize,
+        kernel: usize,
+        geometry: ConvGeometry,
+        output_padding: usize,
+        bias: bool,
+    ) -> ConvTranspose2d {
+        // PyTorch takes fan_in from dimension 1 of the weight, here the output channels.
+        let fan_in = cout * kernel * kernel;
+        ConvTranspose2d {
+            weight: init::pytorch_default(rng, gpu, &[cin, cout, kernel, kernel], fan_in).track(),
+            bias: bias.then(|| init::pytorch_default(rng, gpu, &[cout], fan_in).track()),
+            geometry,
+            output_padding,
+        }
+    }
+}
+
+impl Module for ConvTranspose2d {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.conv_transpose2d(
+            &self.weight,
+            self.bias.as_ref(),
+            self.geometry,
+            self.output_padding,
+        )
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        weight_and_bias(&self.weight, &self.bias)
+    }
+}
+
+/// BatchNorm1d ([N, C]) and BatchNorm2d ([N, C, H, W]).
+pub struct BatchNorm {
+    pub weight: Tensor,
+    pub bias: Tensor,
+    pub running_mean: Tensor,
+    pub running_var: Tensor,
+    pub momentum: f32,
+    pub eps: f32,
+    training: Cell<bool>,
+}
+
+impl BatchNorm {
+    pub fn new(gpu: &Arc<Gpu>, channels: usize) -> BatchNorm {
+        BatchNorm {
+            weight: Tensor::full(gpu, &[channels], 1.0).track(),
+            bias: Tensor::zeros(gpu, &[channels]).track(),
+            running_mean: Tensor::zeros(gpu, &[channels]),
+            running_var: Tensor::full(gpu, &[channels], 1.0),
+            momentum: 0.1,
+            eps: 1e-5,
+            training: Cell::new(true),
+        }
+    }
+}
+
+impl Module for BatchNorm {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let running = RunningStats {
+            mean: &self.running_mean,
+            var: &self.running_var,
+        };
+        x.batch_norm(
+            &self.weight,
+            &self.bias,
+            running,
+            self.training.get(),
+            self.momentum,
+            self.eps,
+        )
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        named(&[("weight", &self.weight), ("bias", &self.bias)])
+    }
+
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        named(&[
+            ("running_mean", &self.running_mean),
+            ("running_var", &self.running_var),
+        ])
+    }
+
+    fn set_training(&self, training: bool) {
+        self.training.set(training);
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    Relu,
+    LeakyRelu(f32),
+    Tanh,
+    Sigmoid,
+    Softplus,
+}
+
+impl Module for Activation {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        match *self {
+            Activation::Relu => x.relu(),
+            Activation::LeakyRelu(slope) => x.leaky_relu(slope),
+            Activation::Tanh => x.tanh(),
+            Activation::Sigmoid => x.sigmoid(),
+            Activation::Softplus => x.softplus(),
+        }
+    }
+}
+
+pub struct AvgPool2d {
+    pub kernel: usize,
+    pub stride: usize,
+}
+
+impl Module for AvgPool2d {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.avg_pool2d(self.kernel, self.stride)
+    }
+}
+
+pub struct AdaptiveAvgPool2d(pub usize, pub usize);
+
+impl Module for AdaptiveAvgPool2d {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        x.adaptive_avg_pool2d(self.0, self.1)
+    }
+}
+
+/// Resize to a fixed size, nearest or bilinear (align_corners=False).
+pub struct Resize {
+    pub height: usize,
+    pub width: usize,
+    pub bilinear: bool,
+}
+
+impl Module for Resize {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        if self.bilinear {
+            x.upsample_bilinear(self.height, self.width)
+        } else {
+            x.upsample_nearest(self.height, self.width)
+        }
+    }
+}
+
+/// [N, ...] -> [N, rest] (or to any shape with the batch kept: `Flatten::to(&[c, h, w])`).
+pub struct Flatten {
+    pub to: Option<Vec<usize>>,
+}
+
+impl Flatten {
+    pub fn to(dims: &[usize]) -> Flatten {
+        Flatten {
+            to: Some(dims.to_vec()),
+        }
+    }
+}
+
+impl Module for Flatten {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let n = x.dims()[0];
+        match &self.to {
+            Some(dims) => {
+                let mut full = vec![n];
+                full.extend_from_slice(dims);
+                x.reshape(&full)
+            }
+            None => x.reshape(&[n, x.numel() / n.max(1)]),
+        }
+    }
+}
+
+/// Layers applied in order; layer i's parameters are named "i.<name>" as in nn.Sequential.
+#[derive(Default)]
+pub struct Sequential {
+    pub layers: Vec<Box<dyn Module>>,
+}
+
+impl Sequential {
+    pub fn push(&mut self, layer: impl Module + 'static) -> &mut Self {
+        self.layers.push(Box::new(layer));
+        self
+    }
+}
+
+impl Module for Sequential {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.layers
+            .iter()
+            .fold(x.clone(), |h, layer| layer.forward(&h))
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| prefixed(&i.to_string(), l.parameters()))
+            .collect()
+    }
+
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| prefixed(&i.to_string(), l.buffers()))
+            .collect()
+    }
+
+    fn set_training(&self, training: bool) {
+        self.layers.iter().for_each(|l| l.set_training(training));
+    }
+}

@@ -1,0 +1,285 @@
+//! Optimisers: SGD with momentum, Adam and AdamW with bias correction, and a row-sparse
+//! Adam for latent tables. Each update is one fused kernel per parameter tensor
+//! (shaders/optim.wgsl); the state tensors are exposed by name for checkpoints.
+
+use std::collections::HashMap;
+
+use crate::autograd::Grads;
+use crate::gpu::Kernel;
+use crate::ops::shaders::OPTIM;
+use crate::tensor::Tensor;
+
+/// Parameters sharing a learning rate.
+pub struct ParamGroup {
+    pub params: Vec<(String, Tensor)>,
+    pub lr: f32,
+}
+
+/// Words of the optimiser kernels' Params (see shaders/optim.wgsl).
+#[derive(Clone, Copy, Default)]
+struct StepParams {
+    n: usize,
+    dim: usize,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    bias1: f32,
+    bias2_sqrt: f32,
+    first: bool,
+}
+
+impl StepParams {
+    fn words(&self) -> [u32; 10] {
+        [
+            self.n as u32,
+            self.dim as u32,
+            self.lr.to_bits(),
+            self.beta1.to_bits(),
+            self.beta2.to_bits(),
+            self.eps.to_bits(),
+            self.weight_decay.to_bits(),
+            self.bias1.to_bits(),
+            self.bias2_sqrt.to_bits(),
+            u32::from(self.first),
+        ]
+    }
+}
+
+fn launch(
+    entry: &'static str,
+    constants: &[(&'static str, f64)],
+    buffers: &[&Tensor],
+    p: StepParams,
+) {
+    let gpu = buffers[0].gpu();
+    let storage: Vec<&wgpu::Buffer> = buffers.iter().map(|t| t.buffer()).collect();
+    gpu.dispatch(
+        &Kernel::new(&OPTIM, entry).with(constants),
+        &storage,
+        &p.words(),
+        gpu.linear_grid((p.n as u64).div_ceil(256)),
+    );
+}
+
+/// Adam (Kingma and Ba) as torch.optim.Adam, or AdamW (decoupled weight decay).
+pub struct Adam {
+    pub groups: Vec<ParamGroup>,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub decoupled: bool,
+    pub step: u64,
+    moments: HashMap<String, (Tensor, Tensor)>,
+}
+
+impl Adam {
+    pub fn new(groups: Vec<ParamGroup>, beta1: f32, beta2: f32) -> Adam {
+        Adam {
+            groups,
+            beta1,
+            beta2,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: false,
+            step: 0,
+            moments: HashMap::new(),
+        }
+    }
+
+    /// One update of every parameter that has a gradient in `grads`.
+    pub fn step(&mut self, grads: &Grads) {
+        self.step += 1;
+        let t = self.step as i32;
+        let bias1 = 1.0 - self.beta1.powi(t);
+        let bias2_sqrt = (1.0 - self.beta2.powi(t)).sqrt();
+        let constants = [("DECOUPLED", f64::from(u8::from(self.decoupled)))];
+        for group in &self.groups {
+            for (name, param) in &group.params {
+                let Some(g) = grads.get(param) else { continue };
+                let (m, v) = self
+                    .moments
+                    .entry(name.clone())
+                    .or_insert_with(|| (param.zeros_like(), param.zeros_like()));
+                let p = StepParams {
+                    n: param.numel(),
+                    lr: group.lr,
+                    beta1: self.beta1,
+                    beta2: self.beta2,
+                    eps: self.eps,
+                    weight_decay: self.weight_decay,
+                    bias1,
+                    bias2_sqrt,
+                    ..StepParams::default()
+                };
+                launch("adam", &constants, &[param, g, m, v], p);
+            }
+        }
+    }
+
+    /// (name, tensor) of the optimiser state, PyTorch's names: <param>.exp_avg, .exp_avg_sq.
+    /// Missing moments are created (zero) so a checkpoint always has the same entries.
+    pub fn state(&mut self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for group in &self.groups {
+            for (name, param) in &group.params {
+                let (m, v) = self
+                    .moments
+                    .entry(name.clone())
+                    .or_insert_with(|| (param.zeros_like(), param.zeros_like()));
+                out.push((format!("{name}.exp_avg"), m.clone()));
+                out.push((format!("{name}.exp_avg_sq"), v.clone()));
+            }
+        }
+        out
+    }
+}
+
+/// torch.optim.SGD with momentum, dampening, Nesterov and weight decay.
+pub struct Sgd {
+    pub groups: Vec<ParamGroup>,
+    pub momentum: f32,
+    pub dampening: f32,
+    pub nesterov: bool,
+    pub weight_decay: f32,
+    buffers: HashMap<String, Tensor>,
+}
+
+impl Sgd {
+    pub fn new(groups: Vec<ParamGroup>, momentum: f32) -> Sgd {
+        Sgd {
+            groups,
+            momentum,
+            dampening: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+            buffers: HashMap::new(),
+        }
+    }
+
+    pub fn step(&mut self, grads: &Grads) {
+        let constants = [("NESTEROV", f64::from(u8::from(self.nesterov)))];
+        for group in &self.groups {
+            for (name, param) in &group.params {
+                let Some(g) = grads.get(param) else { continue };
+                let first = !self.buffers.contains_key(name);
+                let buf = self
+                    .buffers
+                    .entry(name.clone())
+                    .or_insert_with(|| param.zeros_like());
+                let p = StepParams {
+                    n: param.numel(),
+                    lr: group.lr,
+                    beta1: self.momentum,
+                    beta2: self.dampening,
+                    weight_decay: self.weight_decay,
+                    first,
+                    ..StepParams::default()
+                };
+                launch("sgd", &constants, &[param, g, buf], p);
+            }
+        }
+    }
+}
+
+/// Adam on a table of rows (one latent per training image) where a step touches only the
+/// rows in the batch, as torch.optim.SparseAdam: moments of other rows stay as they are, and
+/// the bias correction counts steps of the table.
+pub struct RowAdam {
+    pub table: Tensor,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub step: u64,
+    pub exp_avg: Tensor,
+    pub exp_avg_sq: Tensor,
+}
+
+impl RowAdam {
+    pub fn new(table: Tensor, lr: f32, beta1: f32, beta2: f32) -> RowAdam {
+        RowAdam {
+            exp_avg: table.zeros_like(),
+            exp_avg_sq: table.zeros_like(),
+            table,
+            lr,
+            beta1,
+            beta2,
+            eps: 1e-8,
+            step: 0,
+        }
+    }
+
+    /// Updates rows `rows[b]` of the table with `grad[b]` ([batch, dim]); rows must be
+    /// distinct within a batch.
+    pub fn step(&mut self, rows: &[usize], grad: &Tensor) {
+        let dim = self.table.dims()[1];
+        assert_eq!(
+            grad.dims(),
+            &[rows.len(), dim],
+            "row gradients must be [batch, {dim}]"
+        );
+        let mut seen = std::collections::HashSet::new();
+        assert!(
+            rows.iter().all(|r| seen.insert(*r)),
+            "a batch names a table row twice"
+        );
+        assert!(
+            rows.iter().all(|&r| r < self.table.dims()[0]),
+            "row index past the table"
+        );
+        self.step += 1;
+        let t = self.step as i32;
+        let index: Vec<f32> = rows.iter().map(|&r| r as f32).collect();
+        let index = Tensor::from_slice(self.table.gpu(), &index, &[rows.len()]);
+        let p = StepParams {
+            n: grad.numel(),
+            dim,
+            lr: self.lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            bias1: 1.0 - self.beta1.powi(t),
+            bias2_sqrt: (1.0 - self.beta2.powi(t)).sqrt(),
+            ..StepParams::default()
+        };
+        launch(
+            "adam_rows",
+            &[("DECOUPLED", 0.0)],
+            &[&self.table, grad, &self.exp_avg, &self.exp_avg_sq, &index],
+            p,
+        );
+    }
+}
+
+/// Scales the gradients of `params` so their global L2 norm is at most `max_norm`
+/// (torch.nn.utils.clip_grad_norm_ with its 1e-6 guard); returns the norm before clipping,
+/// computed and applied on the GPU without a readback.
+pub fn clip_grad_norm(grads: &mut Grads, params: &[(String, Tensor)], max_norm: f32) -> Tensor {
+    let present: Vec<&Tensor> = params
+        .iter()
+        .map(|(_, p)| p)
+        .filter(|p| grads.get(p).is_some())
+        .collect();
+    let Some(first) = present.first() else {
+        return Tensor::zeros(params.first().expect("clip of no parameters").1.gpu(), &[1]);
+    };
+    let mut total = Tensor::zeros(first.gpu(), &[]);
+    for p in &present {
+        total = total.add(&grads.get(p).unwrap().square().sum());
+    }
+    let norm = total.sqrt();
+    // min(1, max_norm / (norm + 1e-6))
+    let scale = norm
+        .add_scalar(1e-6)
+        .reciprocal()
+        .affine(max_norm, 0.0)
+        .min_scalar(1.0);
+    for p in present {
+        let scaled = grads.get(p).unwrap().mul(&scale);
+        grads.insert(p, scaled);
+    }
+    norm
+}
