@@ -101,3 +101,42 @@ fn reduce_cols(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     }
     out[(o * p.chunks + c) * p.inner + i] = finish(acc);
 }
+
+// argmin_rows: out[o] = the column of the smallest x[o, :] (first on ties), as f32; one
+// workgroup of 256 per row (outer rows of r columns), then a tree over (value, column).
+var<workgroup> best_index: array<u32, 256>;
+
+@compute @workgroup_size(256)
+fn argmin_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_index) lid: u32) {
+    let o = wid.x + wid.y * nwg.x;
+    if o >= p.outer { return; }
+    var value = bitcast<f32>(0x7f800000u);
+    var at = 0xffffffffu;
+    for (var c = lid; c < p.r; c += 256u) {
+        let v = x[o * p.r + c];
+        if v < value || at == 0xffffffffu {
+            value = v;
+            at = c;
+        }
+    }
+    partial[lid] = value;
+    best_index[lid] = at;
+    workgroupBarrier();
+    for (var half = 128u; half > 0u; half >>= 1u) {
+        if lid < half {
+            let v = partial[lid + half];
+            let i = best_index[lid + half];
+            let take = i != 0xffffffffu && (best_index[lid] == 0xffffffffu || v < partial[lid]
+                       || (v == partial[lid] && i < best_index[lid]));
+            if take {
+                partial[lid] = v;
+                best_index[lid] = i;
+            }
+        }
+        workgroupBarrier();
+    }
+    if lid == 0u {
+        out[o] = f32(best_index[0]);
+    }
+}

@@ -190,3 +190,64 @@ impl OpCheck<'_> {
         }
     }
 }
+
+/// The backward of a linear f64 function, exactly: gradient_i = sum_o upstream_o f(e_i)_o,
+/// one evaluation per input element (for blur, pyramid and other linear ops).
+pub fn linear_backward(
+    forward: &dyn Fn(&[Vec<f64>]) -> Vec<f64>,
+    x: &[Vec<f64>],
+    upstream: &[f64],
+) -> Vec<Vec<f64>> {
+    let zero: Vec<Vec<f64>> = x.iter().map(|v| vec![0.0; v.len()]).collect();
+    (0..x.len())
+        .map(|i| {
+            (0..x[i].len())
+                .map(|j| {
+                    let mut unit = zero.clone();
+                    unit[i][j] = 1.0;
+                    forward(&unit)
+                        .iter()
+                        .zip(upstream)
+                        .map(|(a, b)| a * b)
+                        .sum()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The backward of a smooth f64 function by central differences with step 1e-6: accurate
+/// to about 1e-9, used where writing the derivative out would only repeat the kernel's own
+/// algebra (SSIM).
+pub fn numeric_backward(
+    forward: &dyn Fn(&[Vec<f64>]) -> Vec<f64>,
+    x: &[Vec<f64>],
+    upstream: &[f64],
+) -> Vec<Vec<f64>> {
+    let loss =
+        |v: &[Vec<f64>]| -> f64 { forward(v).iter().zip(upstream).map(|(a, b)| a * b).sum() };
+    (0..x.len())
+        .map(|i| {
+            (0..x[i].len())
+                .map(|j| {
+                    let h = 1e-6 * x[i][j].abs().max(1.0);
+                    let mut plus = x.to_vec();
+                    plus[i][j] += h;
+                    let mut minus = x.to_vec();
+                    minus[i][j] -= h;
+                    (loss(&plus) - loss(&minus)) / (2.0 * h)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Reflect-101 index into [0, n) (mirror about the edge pixel, repeated; n = 1 maps to 0).
+pub fn mirror(k: i64, n: i64) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let period = 2 * (n - 1);
+    let m = k.rem_euclid(period);
+    (if m >= n { period - m } else { m }) as usize
+}

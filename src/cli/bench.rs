@@ -31,6 +31,17 @@ enum BenchCommand {
         #[arg(long, value_name = "M,N,K", value_parser = parse_size)]
         size: Vec<[usize; 3]>,
     },
+    /// Forward + backward time of each image loss, next to one DCGAN generator step.
+    #[command(
+        after_help = "Examples:\n  pegasus bench losses --size 64 --batch 64\n  PEGASUS_PROFILE=1 pegasus bench losses --size 32 --batch 8"
+    )]
+    Losses {
+        /// Image height and width.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(11..=1024))]
+        size: u32,
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        batch: u32,
+    },
     /// One training step of a model: forward, L1 loss against a fixed target, backward, Adam.
     #[command(
         name = "train-step",
@@ -70,6 +81,7 @@ pub fn run(gpu: &Arc<Gpu>, args: &BenchArgs) -> anyhow::Result<()> {
             let peak = fma_peak(gpu);
             println!("f32 FMA peak: {:.1} GFLOP/s", peak / 1e9);
         }
+        BenchCommand::Losses { size, batch } => bench_losses(gpu, *size as usize, *batch as usize)?,
         BenchCommand::TrainStep {
             batch,
             ngf,
@@ -173,12 +185,37 @@ fn bench_train_step(
     nz: usize,
     steps: usize,
 ) -> anyhow::Result<()> {
+    let peak = fma_peak(gpu);
+    gpu.reset_profile();
+    let (median, flops) = dcgan_step_seconds(gpu, batch, ngf, nz, steps)?;
+    println!(
+        "dcgan64 train step, batch {batch}, ngf {ngf}, nz {nz}: median {:.1} ms over {steps} steps ({:.1} images/s)",
+        median * 1e3,
+        batch as f64 / median
+    );
+    println!(
+        "about {:.2} GFLOP per step: {:.1} GFLOP/s, {:.1}% of this adapter's {:.1} GFLOP/s FMA peak",
+        flops / 1e9,
+        flops / median / 1e9,
+        100.0 * flops / median / peak,
+        peak / 1e9
+    );
+    Ok(())
+}
+
+/// Median seconds of one DCGAN generator training step (forward, L1 loss against a fixed
+/// target, backward, Adam) after two warm-up steps, and its FLOPs (about).
+fn dcgan_step_seconds(
+    gpu: &Arc<Gpu>,
+    batch: usize,
+    ngf: usize,
+    nz: usize,
+    steps: usize,
+) -> anyhow::Result<(f64, f64)> {
     use crate::models::dcgan::{DcganConfig, Generator};
     use crate::nn::{Module, loss};
     use crate::optim::{Adam, ParamGroup};
 
-    let peak = fma_peak(gpu);
-    gpu.reset_profile();
     let mut rng = Rng::new(0);
     let config = DcganConfig {
         nz,
@@ -215,19 +252,47 @@ fn bench_train_step(
         times.push(t.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
-    let flops = 3.0 * 2.0 * generator.forward_macs(batch) as f64;
+    Ok((
+        times[times.len() / 2],
+        3.0 * 2.0 * generator.forward_macs(batch) as f64,
+    ))
+}
+
+fn bench_losses(gpu: &Arc<Gpu>, size: usize, batch: usize) -> anyhow::Result<()> {
+    use crate::nn::loss;
+
+    let dims = [batch, 3, size, size];
+    // The SSIM moments hold five maps of the images.
+    gpu.check_binding((5 * batch * 3 * size * size * 4) as u64)?;
+    let mut rng = Rng::new(0);
+    let target = rng.uniform(gpu, &dims, -1.0, 1.0);
+    let pred = rng.uniform(gpu, &dims, -1.0, 1.0).track();
+    type LossFn = fn(&Tensor, &Tensor) -> Tensor;
+    let losses: [(&str, LossFn); 5] = [
+        ("laplacian L1, 4 levels", |a, b| {
+            loss::laplacian_l1(a, b, 4, None)
+        }),
+        ("1 - SSIM (11x11, sigma 1.5)", |a, b| loss::ssim(a, b, 2.0)),
+        ("colour (3x3 means, MSE)", loss::colour),
+        ("L1", loss::l1),
+        ("MSE", loss::mse),
+    ];
+    println!("forward + backward on [{batch}, 3, {size}, {size}]:");
+    let mut slowest: f64 = 0.0;
+    for (name, f) in losses {
+        let seconds = median_seconds(gpu, || {
+            let _ = f(&pred, &target).backward();
+        });
+        if name.starts_with("laplacian") || name.starts_with("1 - SSIM") {
+            slowest = slowest.max(seconds);
+        }
+        println!("  {name:<30} {:>9.2} ms", seconds * 1e3);
+    }
+    let (step, _) = dcgan_step_seconds(gpu, batch, 64, 100, 3)?;
     println!(
-        "dcgan64 train step, batch {batch}, ngf {ngf}, nz {nz}: median {:.1} ms over {steps} steps ({:.1} images/s)",
-        median * 1e3,
-        batch as f64 / median
-    );
-    println!(
-        "about {:.2} GFLOP per step: {:.1} GFLOP/s, {:.1}% of this adapter's {:.1} GFLOP/s FMA peak",
-        flops / 1e9,
-        flops / median / 1e9,
-        100.0 * flops / median / peak,
-        peak / 1e9
+        "one DCGAN generator step (batch {batch}, ngf 64, nz 100): {:.1} ms; the slower of the Laplacian and SSIM losses takes {:.1}% of it",
+        step * 1e3,
+        100.0 * slowest / step
     );
     Ok(())
 }

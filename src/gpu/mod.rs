@@ -14,7 +14,7 @@ pub use adapter::{AdapterChoice, describe};
 pub use pipelines::{Bind, Kernel, Shader, validate_wgsl};
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::{Error, Result};
 use pipelines::PipelineCache;
@@ -84,7 +84,9 @@ impl Gpu {
         let errors = Arc::new(Mutex::new(Vec::new()));
         let sink = errors.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            sink.lock().unwrap().push(e.to_string());
+            sink.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(e.to_string());
         }));
         let param_slot = PARAMS_BYTES.max(u64::from(limits.min_uniform_buffer_offset_alignment));
         let ring = device.create_buffer(&wgpu::BufferDescriptor {
@@ -155,7 +157,11 @@ impl Gpu {
             panic!("{e}");
         }
         let class = pool::size_class(bytes);
-        let recycled = self.pool.lock().unwrap().take(class);
+        let recycled = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take(class);
         let buffer = recycled.unwrap_or_else(|| self.create_storage(class));
         if self.poison.load(Ordering::Relaxed) {
             let nan = f32::NAN.to_bits().to_le_bytes();
@@ -180,7 +186,10 @@ impl Gpu {
                 | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        self.pool.lock().unwrap().note_created(class);
+        self.pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .note_created(class);
         buffer
     }
 
@@ -204,19 +213,29 @@ impl Gpu {
     }
 
     pub(crate) fn release(&self, buffer: wgpu::Buffer) {
-        self.pool.lock().unwrap().give_back(buffer);
+        self.pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .give_back(buffer);
     }
 
     /// Frees every idle pooled buffer (e.g. between phases that use very different shapes).
     pub fn trim_pool(&self) {
-        let freed = self.pool.lock().unwrap().clear();
-        self.pipelines.lock().unwrap().forget_bind_groups();
+        let freed = self
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.pipelines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .forget_bind_groups();
         drop(freed);
     }
 
     /// (bytes held by live tensors, bytes idle in the pool, buffers created, buffers reused)
     pub fn pool_stats(&self) -> (u64, u64, u64, u64) {
-        let p = self.pool.lock().unwrap();
+        let p = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
         (p.live_bytes, p.pooled_bytes, p.created, p.reused)
     }
 
@@ -239,6 +258,37 @@ impl Gpu {
     /// bindings in binding order; `params` fills its uniform block.
     pub fn dispatch(&self, kernel: &Kernel, storage: &[&wgpu::Buffer], params: &[u32], grid: Grid) {
         let bound: Vec<Bind> = storage.iter().map(|b| Bind::Storage(b)).collect();
+        self.dispatch_bound(kernel, &bound, params, grid);
+    }
+
+    /// As `dispatch`, with each buffer given with its binding number; the entry point takes
+    /// those it uses (for shaders whose entry points use different subsets of bindings).
+    pub fn dispatch_by_binding(
+        &self,
+        kernel: &Kernel,
+        buffers: &[(u32, &wgpu::Buffer)],
+        params: &[u32],
+        grid: Grid,
+    ) {
+        let pipeline =
+            self.pipelines
+                .lock()
+                .unwrap()
+                .get(&self.device, self.checked_shaders, kernel);
+        let bound: Vec<Bind> = pipeline
+            .slots
+            .iter()
+            .filter(|(_, slot)| *slot != pipelines::Slot::Params)
+            .map(|(binding, _)| {
+                let (_, buffer) = buffers
+                    .iter()
+                    .find(|(b, _)| b == binding)
+                    .unwrap_or_else(|| {
+                        panic!("{}: no buffer for binding {binding}", pipeline.profile_name)
+                    });
+                Bind::Storage(buffer)
+            })
+            .collect();
         self.dispatch_bound(kernel, &bound, params, grid);
     }
 
@@ -267,20 +317,18 @@ impl Gpu {
             "{}: wrong number of buffers",
             pipeline.profile_name
         );
-        let mut batch = self.batch.lock().unwrap();
+        let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
         if batch.dispatches == MAX_PENDING {
             self.submit(&mut batch);
         }
         let slot = u64::from(batch.dispatches) * self.param_slot;
         batch.params.resize(slot as usize, 0);
         batch.params.extend_from_slice(params_bytes);
-        let bind_group = self.pipelines.lock().unwrap().bind_group(
-            &self.device,
-            &pipeline,
-            &batch.ring,
-            PARAMS_BYTES,
-            bound,
-        );
+        let bind_group = self
+            .pipelines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bind_group(&self.device, &pipeline, &batch.ring, PARAMS_BYTES, bound);
         let index = batch.dispatches;
         batch.dispatches += 1;
         let timed = batch.profiler.is_some();
@@ -352,18 +400,18 @@ impl Gpu {
             .expect("freshly mapped staging buffer")
             .copy_from_slice(data);
         staging.unmap();
-        let mut batch = self.batch.lock().unwrap();
+        let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
         self.encoder(&mut batch)
             .copy_buffer_to_buffer(&staging, 0, dst, 0, data.len() as u64);
     }
 
     pub(crate) fn fill_zero(&self, dst: &wgpu::Buffer, bytes: u64) {
-        let mut batch = self.batch.lock().unwrap();
+        let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
         self.encoder(&mut batch).clear_buffer(dst, 0, Some(bytes));
     }
 
     pub(crate) fn copy(&self, src: &wgpu::Buffer, dst: &wgpu::Buffer, bytes: u64) {
-        let mut batch = self.batch.lock().unwrap();
+        let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
         self.encoder(&mut batch)
             .copy_buffer_to_buffer(src, 0, dst, 0, bytes);
     }
@@ -380,7 +428,7 @@ impl Gpu {
             mapped_at_creation: false,
         });
         {
-            let mut batch = self.batch.lock().unwrap();
+            let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
             self.encoder(&mut batch)
                 .copy_buffer_to_buffer(src, 0, &staging, 0, bytes);
             self.submit(&mut batch);
@@ -398,7 +446,7 @@ impl Gpu {
 
     /// Submits the pending batch and waits until the GPU has finished all work.
     pub fn sync(&self) {
-        let mut batch = self.batch.lock().unwrap();
+        let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
         self.submit(&mut batch);
         drop(batch);
         self.wait();
@@ -412,7 +460,8 @@ impl Gpu {
     }
 
     fn raise_errors(&self) {
-        let errors = std::mem::take(&mut *self.errors.lock().unwrap());
+        let errors =
+            std::mem::take(&mut *self.errors.lock().unwrap_or_else(PoisonError::into_inner));
         if !errors.is_empty() {
             panic!(
                 "GPU error on {} (a pegasus bug; please report it): {}",
@@ -451,19 +500,29 @@ impl Gpu {
     /// The per-kernel table of `PEGASUS_PROFILE=1`, or None when profiling is off.
     pub fn profile_report(&self) -> Option<String> {
         self.sync();
-        let batch = self.batch.lock().unwrap();
+        let batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
         batch.profiler.as_ref().map(Profiler::report)
     }
 
     /// Forgets the kernel times gathered so far (e.g. after a calibration run).
     pub fn reset_profile(&self) {
         self.sync();
-        if let Some(p) = self.batch.lock().unwrap().profiler.as_mut() {
+        if let Some(p) = self
+            .batch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .profiler
+            .as_mut()
+        {
             p.reset();
         }
     }
 
     pub fn profiling(&self) -> bool {
-        self.batch.lock().unwrap().profiler.is_some()
+        self.batch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .profiler
+            .is_some()
     }
 }

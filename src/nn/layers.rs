@@ -282,6 +282,19 @@ impl Sequential {
         self.layers.push(Box::new(layer));
         self
     }
+
+    /// The output of each layer whose index is in `taps` (in order), for feature losses.
+    pub fn forward_features(&self, x: &Tensor, taps: &[usize]) -> Vec<Tensor> {
+        let mut h = x.clone();
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(&h);
+            if taps.contains(&i) {
+                out.push(h.clone());
+            }
+        }
+        out
+    }
 }
 
 impl Module for Sequential {

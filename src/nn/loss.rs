@@ -18,3 +18,80 @@ pub fn l1(pred: &Tensor, target: &Tensor) -> Tensor {
 pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> Tensor {
     logits.softplus().sub(&logits.mul(targets)).mean()
 }
+
+/// The Laplacian-pyramid L1 loss of GLO (Bojanowski et al.): sum over levels j of
+/// weight_j * mean |L^j(pred) - L^j(target)|, with L the Laplacian pyramid of `levels`
+/// levels (the last one the Gaussian residual) built with the 1 4 6 4 1 kernel. Default
+/// weights are all 1 on per-level means, which equals the paper's 2^(2j)-weighted sums up
+/// to a constant (see DESIGN.md). The pyramid is linear, so it is built once, of the
+/// difference.
+pub fn laplacian_l1(
+    pred: &Tensor,
+    target: &Tensor,
+    levels: usize,
+    weights: Option<&[f32]>,
+) -> Tensor {
+    if let Some(w) = weights {
+        assert_eq!(
+            w.len(),
+            levels,
+            "{} Laplacian weights for {levels} levels",
+            w.len()
+        );
+    }
+    let pyramid = pred
+        .sub(target)
+        .laplacian_pyramid(levels, &crate::ops::blur::PYRAMID_TAPS);
+    let mut total: Option<Tensor> = None;
+    for (j, level) in pyramid.iter().enumerate() {
+        let term = level.abs().mean();
+        let term = match weights {
+            Some(w) => term.scale(w[j]),
+            None => term,
+        };
+        total = Some(match total {
+            Some(t) => t.add(&term),
+            None => term,
+        });
+    }
+    total.expect("at least one level")
+}
+
+/// 1 - SSIM, SSIM averaged over images, channels and the valid area (11 x 11 Gaussian
+/// window, sigma 1.5). `data_range` is 2 for images in [-1, 1].
+pub fn ssim(pred: &Tensor, target: &Tensor, data_range: f32) -> Tensor {
+    use crate::ops::ssim::{SSIM_RADIUS, SSIM_SIGMA};
+    pred.ssim_map(target, data_range, SSIM_SIGMA, SSIM_RADIUS)
+        .mean()
+        .affine(-1.0, 1.0)
+}
+
+/// Seed 002's colour loss: both images average-pooled to 3 x 3, then the MSE.
+pub fn colour(pred: &Tensor, target: &Tensor) -> Tensor {
+    mse(
+        &pred.adaptive_avg_pool2d(3, 3),
+        &target.adaptive_avg_pool2d(3, 3),
+    )
+}
+
+/// KL(N(mu, exp(logvar)) || N(0, 1)) = -0.5 sum(1 + logvar - mu^2 - exp(logvar)) over the
+/// latent dimensions, averaged over the batch, times `beta`.
+pub fn kl_divergence(mu: &Tensor, logvar: &Tensor, beta: f32) -> Tensor {
+    let batch = mu.dims()[0] as f32;
+    let inner = logvar.add_scalar(1.0).sub(&mu.square()).sub(&logvar.exp());
+    inner.sum().scale(-0.5 * beta / batch)
+}
+
+/// Distance between matching intermediate activations (e.g. a discriminator's features for
+/// VAE-GAN, or a perceptual network's): the sum over layers of mean |a - b| (L1) or
+/// mean (a - b)^2 (L2).
+pub fn feature_distance(a: &[Tensor], b: &[Tensor], squared: bool) -> Tensor {
+    assert_eq!(a.len(), b.len(), "{} and {} feature maps", a.len(), b.len());
+    let terms = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| if squared { mse(x, y) } else { l1(x, y) });
+    terms
+        .reduce(|s, t| s.add(&t))
+        .expect("at least one feature map")
+}

@@ -1,14 +1,17 @@
 //! Ops: one file per family, each with its kernels' host launches.
 
+pub mod blur;
 pub mod conv;
 pub mod elementwise;
 pub mod gemm;
+pub mod latent;
 pub mod layout;
 pub mod matmul;
 pub mod norm;
 pub mod pool;
 pub mod random;
 pub mod reduce;
+pub mod ssim;
 
 pub use conv::ConvGeometry;
 pub use elementwise::{Binary, Broadcast, Unary, broadcast_layout, broadcast_shape};
@@ -38,6 +41,7 @@ pub mod shaders {
     shaders! {
         BENCH => "bench": ["bench"],
         BLOCK => "block": ["block"],
+        BLUR => "blur": ["blur"],
         ELEMENTWISE => "elementwise": ["elementwise"],
         LAYOUT => "layout": ["layout"],
         GEMM_LANES => "gemm_lanes": ["gemm_common", "gemm_lanes"],
@@ -45,8 +49,10 @@ pub mod shaders {
         NORM => "norm": ["norm"],
         OPTIM => "optim": ["optim"],
         POOL => "pool": ["pool"],
+        PYRAMID => "pyramid": ["pyramid"],
         RANDOM => "random": ["random"],
         REDUCE => "reduce": ["reduce"],
         RESAMPLE => "resample": ["resample"],
+        SSIM => "ssim": ["ssim"],
     }
 }

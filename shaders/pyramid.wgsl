@@ -1,0 +1,152 @@
+// Gaussian and Laplacian pyramids of NCHW planes (Burt and Adelson), with a 1-D kernel w of
+// radius r (the binomial 1 4 6 4 1 / 16 by default) applied in both directions and the
+// reflect border of blur.wgsl (mirror(k): ... 2 1 | 0 1 2 ...).
+//
+//   down(x)[y, x']   = sum_{a,b} w[a] w[b] x[mirror(2y + a), mirror(2x' + b)]
+//                      (blur, then keep the even pixels: size ceil(h / 2) x ceil(w / 2))
+//   expand(g)[y, x'] = 4 sum_{a,b} w[a] w[b] z(y + a, x' + b) at the finer size, where the
+//                      zero-inserted z(k, l) = g[mirror(k) / 2, mirror(l) / 2] when k and l
+//                      are even and 0 otherwise (Burt-Adelson's expand). The mirror keeps
+//                      parity, so expand(constant) = constant up to the edges, and a
+//                      1-pixel level expands to itself.
+//   laplace(f, g)    = f - expand(g)          (one level: f fine, g = down(f))
+//
+// Bindings (group 0):
+//   0  p       uniform Params
+//   1  fine    storage read        planes * h * w (input of down; f of laplace; dL of expand_grad)
+//   2  coarse  storage read        planes * ceil(h/2) * ceil(w/2) (g of laplace; dy of down_grad)
+//   3  taps    storage read        2r + 1 weights
+//   4  out     storage read_write
+//
+// pyramid_down:        out = down(fine), one thread per coarse pixel.
+// pyramid_down_grad:   out = down^T(coarse) at the fine size, one thread per fine pixel.
+// pyramid_laplace:     out = fine - expand(coarse), one thread per fine pixel.
+// pyramid_expand_grad: out = expand^T(fine) at the coarse size, one thread per coarse pixel.
+// Grid: ceil(pixels / 256) workgroups of 256 (2-D when large).
+
+struct Params {
+    planes: u32,
+    h: u32,          // fine size
+    w: u32,
+    radius: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> fine: array<f32>;
+@group(0) @binding(2) var<storage, read> coarse: array<f32>;
+@group(0) @binding(3) var<storage, read> taps: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+fn ch() -> u32 { return (p.h + 1u) / 2u; }
+fn cw() -> u32 { return (p.w + 1u) / 2u; }
+
+fn index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+    return (wid.x + wid.y * nwg.x) * 256u + lid;
+}
+
+// Reflect-101 index into [0, n), repeated for offsets past the image.
+fn mirror(k: i32, n: i32) -> i32 {
+    if n == 1 { return 0; }
+    let period = 2 * (n - 1);
+    var m = k % period;
+    if m < 0 { m += period; }
+    return select(m, period - m, m >= n);
+}
+
+// Sum of the taps t with mirror(centre + t) == to (and centre + t even when `even_only`): the
+// weight pixel `to` has in the window centred at `centre`.
+fn reach(centre: i32, to: i32, n: i32, even_only: bool) -> f32 {
+    let r = i32(p.radius);
+    var sum = 0.0;
+    for (var t = -r; t <= r; t++) {
+        let k = centre + t;
+        if mirror(k, n) == to && (!even_only || k % 2 == 0) { sum += taps[u32(t + r)]; }
+    }
+    return sum;
+}
+
+@compute @workgroup_size(256)
+fn pyramid_down(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_index) lid: u32) {
+    let i = index(wid, nwg, lid);
+    if i >= p.planes * ch() * cw() { return; }
+    let plane = i / (ch() * cw());
+    let y = i32((i / cw()) % ch());
+    let x_ = i32(i % cw());
+    let r = i32(p.radius);
+    var sum = 0.0;
+    for (var a = -r; a <= r; a++) {
+        let row = (plane * p.h + u32(mirror(2 * y + a, i32(p.h)))) * p.w;
+        var line = 0.0;
+        for (var b = -r; b <= r; b++) {
+            line += taps[u32(b + r)] * fine[row + u32(mirror(2 * x_ + b, i32(p.w)))];
+        }
+        sum += taps[u32(a + r)] * line;
+    }
+    out[i] = sum;
+}
+
+@compute @workgroup_size(256)
+fn pyramid_down_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                     @builtin(local_invocation_index) lid: u32) {
+    let i = index(wid, nwg, lid);
+    if i >= p.planes * p.h * p.w { return; }
+    let plane = i / (p.h * p.w);
+    let j = i32((i / p.w) % p.h);
+    let k = i32(i % p.w);
+    let r = i32(p.radius);
+    var sum = 0.0;
+    // Coarse pixels y whose window 2y - r .. 2y + r can reach j, also through the mirror
+    // (then j is within r of the window centre's mirror image: |2y - j| <= r still holds).
+    for (var y = max((j - r + 1) / 2, 0); y <= min((j + r) / 2, i32(ch()) - 1); y++) {
+        let wy = reach(2 * y, j, i32(p.h), false);
+        if wy == 0.0 { continue; }
+        for (var x_ = max((k - r + 1) / 2, 0); x_ <= min((k + r) / 2, i32(cw()) - 1); x_++) {
+            sum += wy * reach(2 * x_, k, i32(p.w), false) * coarse[(plane * ch() + u32(y)) * cw() + u32(x_)];
+        }
+    }
+    out[i] = sum;
+}
+
+@compute @workgroup_size(256)
+fn pyramid_laplace(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                   @builtin(local_invocation_index) lid: u32) {
+    let i = index(wid, nwg, lid);
+    if i >= p.planes * p.h * p.w { return; }
+    let plane = i / (p.h * p.w);
+    let y = i32((i / p.w) % p.h);
+    let x_ = i32(i % p.w);
+    let r = i32(p.radius);
+    var expanded = 0.0;
+    for (var a = -r; a <= r; a++) {
+        if (y + a) % 2 != 0 { continue; }
+        let row = (plane * ch() + u32(mirror(y + a, i32(p.h)) / 2)) * cw();
+        for (var b = -r; b <= r; b++) {
+            if (x_ + b) % 2 == 0 {
+                expanded += taps[u32(a + r)] * taps[u32(b + r)] * coarse[row + u32(mirror(x_ + b, i32(p.w)) / 2)];
+            }
+        }
+    }
+    out[i] = fine[i] - 4.0 * expanded;
+}
+
+@compute @workgroup_size(256)
+fn pyramid_expand_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                       @builtin(local_invocation_index) lid: u32) {
+    let i = index(wid, nwg, lid);
+    if i >= p.planes * ch() * cw() { return; }
+    let plane = i / (ch() * cw());
+    let py = i32((i / cw()) % ch());
+    let px = i32(i % cw());
+    let r = i32(p.radius);
+    var sum = 0.0;
+    // Fine pixels y whose window y - r .. y + r can reach the zero-inserted pixel 2 py.
+    for (var y = max(2 * py - r, 0); y <= min(2 * py + r, i32(p.h) - 1); y++) {
+        let wy = reach(y, 2 * py, i32(p.h), true);
+        if wy == 0.0 { continue; }
+        for (var x_ = max(2 * px - r, 0); x_ <= min(2 * px + r, i32(p.w) - 1); x_++) {
+            sum += wy * reach(x_, 2 * px, i32(p.w), true) * fine[(plane * p.h + u32(y)) * p.w + u32(x_)];
+        }
+    }
+    out[i] = 4.0 * sum;
+}

@@ -1,0 +1,172 @@
+//! Gaussian blur (shaders/blur.wgsl) and Gaussian / Laplacian pyramids
+//! (shaders/pyramid.wgsl) of NCHW tensors, with the reflect border throughout.
+
+use crate::autograd::record;
+use crate::gpu::{Grid, Kernel};
+use crate::ops::shaders::{BLUR, PYRAMID};
+use crate::tensor::Tensor;
+
+/// Largest blur radius the tiled kernel stages (shaders/blur.wgsl).
+pub const MAX_BLUR_RADIUS: usize = 32;
+
+/// The 5-tap binomial kernel 1 4 6 4 1 / 16 of Burt and Adelson's pyramids.
+pub const PYRAMID_TAPS: [f32; 5] = [1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0];
+
+/// Normalised Gaussian weights exp(-t^2 / (2 sigma^2)) for t = -radius ..= radius.
+pub fn gaussian_taps(sigma: f32, radius: usize) -> Vec<f32> {
+    assert!(sigma > 0.0, "Gaussian sigma must be positive, got {sigma}");
+    let r = radius as i32;
+    let raw: Vec<f64> = (-r..=r)
+        .map(|t| (-f64::from(t * t) / (2.0 * f64::from(sigma) * f64::from(sigma))).exp())
+        .collect();
+    let total: f64 = raw.iter().sum();
+    raw.iter().map(|w| (w / total) as f32).collect()
+}
+
+fn nchw(x: &Tensor, what: &str) -> [usize; 4] {
+    match *x.dims() {
+        [n, c, h, w] => [n, c, h, w],
+        _ => panic!("{what} expects [N, C, H, W], got {}", x.shape()),
+    }
+}
+
+/// One 1-D blur pass (or its transpose) along x or y.
+fn blur_pass(x: &Tensor, taps: &Tensor, vertical: bool, transpose: bool) -> Tensor {
+    let [n, c, h, w] = nchw(x, "blur");
+    let radius = (taps.numel() - 1) / 2;
+    let out = Tensor::uninit(x.gpu(), x.dims());
+    let constants = [("VERTICAL", f64::from(u8::from(vertical)))];
+    let entry = if transpose {
+        "blur_pass_grad"
+    } else {
+        "blur_pass"
+    };
+    // Both passes tile the output the same way; only what a tile stages differs.
+    x.gpu().dispatch(
+        &Kernel::new(&BLUR, entry).with(&constants),
+        &[x.buffer(), taps.buffer(), out.buffer()],
+        &[h as u32, w as u32, radius as u32],
+        Grid([w.div_ceil(16) as u32, h.div_ceil(16) as u32, (n * c) as u32]),
+    );
+    out
+}
+
+/// Launches one pyramid kernel over `planes` of fine size h x w.
+fn pyramid_kernel(
+    entry: &'static str,
+    fine: &Tensor,
+    coarse: &Tensor,
+    taps: &Tensor,
+    out: &Tensor,
+    fine_dims: [usize; 4],
+) {
+    let [n, c, h, w] = fine_dims;
+    let gpu = out.gpu();
+    gpu.dispatch_by_binding(
+        &Kernel::new(&PYRAMID, entry),
+        &[
+            (1, fine.buffer()),
+            (2, coarse.buffer()),
+            (3, taps.buffer()),
+            (4, out.buffer()),
+        ],
+        &[
+            (n * c) as u32,
+            h as u32,
+            w as u32,
+            ((taps.numel() - 1) / 2) as u32,
+        ],
+        gpu.linear_grid((out.numel() as u64).div_ceil(256)),
+    );
+}
+
+impl Tensor {
+    /// Blurs each plane with a separable Gaussian of `sigma`, `radius` taps on each side
+    /// (at most 32), reflect border.
+    pub fn gaussian_blur(&self, sigma: f32, radius: usize) -> Tensor {
+        assert!(
+            radius <= MAX_BLUR_RADIUS,
+            "blur radius {radius} is over the maximum of {MAX_BLUR_RADIUS}"
+        );
+        self.blur_with(&gaussian_taps(sigma, radius))
+    }
+
+    /// Separable blur with the symmetric 1-D kernel `weights` (odd length) in both axes.
+    pub fn blur_with(&self, weights: &[f32]) -> Tensor {
+        assert!(weights.len() % 2 == 1, "blur weights need an odd length");
+        let taps = Tensor::from_slice(self.gpu(), weights, &[weights.len()]);
+        let out = blur_pass(&blur_pass(self, &taps, false, false), &taps, true, false);
+        let backward = move |g: &Tensor, _: &[bool]| {
+            vec![Some(blur_pass(
+                &blur_pass(g, &taps, true, true),
+                &taps,
+                false,
+                true,
+            ))]
+        };
+        record(&[self], out, Box::new(backward))
+    }
+
+    /// One level down a Gaussian pyramid: blur with `weights`, keep the even pixels.
+    pub fn pyramid_down(&self, weights: &[f32]) -> Tensor {
+        let dims = nchw(self, "pyramid_down");
+        let [n, c, h, w] = dims;
+        let taps = Tensor::from_slice(self.gpu(), weights, &[weights.len()]);
+        let out = Tensor::uninit(self.gpu(), &[n, c, h.div_ceil(2), w.div_ceil(2)]);
+        pyramid_kernel("pyramid_down", self, &out, &taps, &out, dims);
+        let backward = move |g: &Tensor, _: &[bool]| {
+            let dx = Tensor::uninit(g.gpu(), &dims);
+            pyramid_kernel("pyramid_down_grad", g, g, &taps, &dx, dims);
+            vec![Some(dx)]
+        };
+        record(&[self], out, Box::new(backward))
+    }
+
+    /// One Laplacian level: self - expand(coarse), coarse being the next Gaussian level.
+    pub fn pyramid_laplace(&self, coarse: &Tensor, weights: &[f32]) -> Tensor {
+        let dims = nchw(self, "pyramid_laplace");
+        let [n, c, h, w] = dims;
+        assert_eq!(
+            coarse.dims(),
+            &[n, c, h.div_ceil(2), w.div_ceil(2)],
+            "pyramid_laplace: the coarse level of {} must be half its size",
+            self.shape()
+        );
+        let taps = Tensor::from_slice(self.gpu(), weights, &[weights.len()]);
+        let out = Tensor::uninit(self.gpu(), &dims);
+        pyramid_kernel("pyramid_laplace", self, coarse, &taps, &out, dims);
+        let coarse_dims = coarse.dims().to_vec();
+        let backward = move |g: &Tensor, needs: &[bool]| {
+            let dcoarse = needs[1].then(|| {
+                let d = Tensor::uninit(g.gpu(), &coarse_dims);
+                pyramid_kernel("pyramid_expand_grad", g, g, &taps, &d, dims);
+                d.neg()
+            });
+            vec![needs[0].then(|| g.clone()), dcoarse]
+        };
+        record(&[self, coarse], out, Box::new(backward))
+    }
+
+    /// Gaussian pyramid G^0 = self, G^{j+1} = down(G^j): `levels` tensors.
+    pub fn gaussian_pyramid(&self, levels: usize, weights: &[f32]) -> Vec<Tensor> {
+        let mut out = vec![self.clone()];
+        while out.len() < levels {
+            let next = out.last().unwrap().pyramid_down(weights);
+            out.push(next);
+        }
+        out
+    }
+
+    /// Laplacian pyramid L^j = G^j - expand(G^{j+1}) for j < levels - 1, and the Gaussian
+    /// residual G^{levels-1} last.
+    pub fn laplacian_pyramid(&self, levels: usize, weights: &[f32]) -> Vec<Tensor> {
+        assert!(levels >= 1, "a pyramid has at least one level");
+        let gaussians = self.gaussian_pyramid(levels, weights);
+        let mut out: Vec<Tensor> = gaussians
+            .windows(2)
+            .map(|pair| pair[0].pyramid_laplace(&pair[1], weights))
+            .collect();
+        out.push(gaussians.last().unwrap().clone());
+        out
+    }
+}
