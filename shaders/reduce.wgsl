@@ -13,6 +13,8 @@
 //   chunk, then a tree in workgroup memory. Grid: outer * chunks workgroups (2-D if large).
 // reduce_cols (inner > 1): one thread per (o, chunk, i) loops over the chunk; neighbouring
 //   threads read neighbouring i. Grid: ceil(inner / 256) * outer * chunks workgroups.
+// reduce_short_rows (inner == 1, r <= 64): one thread per row folds it alone; a workgroup
+//   per row would leave most of its threads idle. Grid: ceil(outer / 256) workgroups.
 
 struct Params {
     outer: u32,
@@ -100,6 +102,36 @@ fn reduce_cols(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
         acc = combine(acc, x[(o * p.r + r) * p.inner + i]);
     }
     out[(o * p.chunks + c) * p.inner + i] = finish(acc);
+}
+
+@compute @workgroup_size(256)
+fn reduce_short_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                     @builtin(local_invocation_index) lid: u32) {
+    let o = (wid.x + wid.y * nwg.x) * 256u + lid;
+    if o >= p.outer { return; }
+    var acc = identity();
+    for (var r = 0u; r < p.r; r++) {
+        acc = combine(acc, x[o * p.r + r]);
+    }
+    out[o] = finish(acc);
+}
+
+// argmin_short_rows: as argmin_rows with one thread per row, for rows of at most 256.
+@compute @workgroup_size(256)
+fn argmin_short_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                     @builtin(local_invocation_index) lid: u32) {
+    let o = (wid.x + wid.y * nwg.x) * 256u + lid;
+    if o >= p.outer { return; }
+    var value = x[o * p.r];
+    var at = 0u;
+    for (var c = 1u; c < p.r; c++) {
+        let v = x[o * p.r + c];
+        if v < value {
+            value = v;
+            at = c;
+        }
+    }
+    out[o] = f32(at);
 }
 
 // argmin_rows: out[o] = the column of the smallest x[o, :] (first on ties), as f32; one

@@ -3,6 +3,7 @@
 
 pub mod autograd;
 pub mod cli;
+pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod io;

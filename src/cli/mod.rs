@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand.
 
 mod bench;
+pub mod data;
 mod devices;
 
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ enum Command {
     Devices,
     /// Measure kernel speed on the chosen adapter.
     Bench(bench::BenchArgs),
+    /// Fetch, describe and cluster image datasets.
+    Data(data::DataArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -46,6 +49,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Devices => devices::run(&choice),
         Command::Bench(args) => open(&choice).and_then(|gpu| bench::run(&gpu, &args)),
+        Command::Data(args) => data::run(&args, || open(&choice)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
-//! Files: checkpoints (safetensors, written atomically).
+//! Files: checkpoints (safetensors) and PNG grids, written atomically.
 
 pub mod checkpoint;
+pub mod image;
 
 pub use checkpoint::Checkpoint;
 

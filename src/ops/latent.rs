@@ -54,11 +54,17 @@ impl Tensor {
         };
         let out = Tensor::uninit(self.gpu(), &[rows]);
         let gpu = self.gpu();
+        // Short rows: a thread per row; long ones: a workgroup per row and a tree.
+        let (entry, groups) = if cols <= 256 {
+            ("argmin_short_rows", (rows as u64).div_ceil(256))
+        } else {
+            ("argmin_rows", rows as u64)
+        };
         gpu.dispatch(
-            &Kernel::new(&REDUCE, "argmin_rows"),
+            &Kernel::new(&REDUCE, entry),
             &[self.buffer(), out.buffer()],
             &[rows as u32, cols as u32, 1, cols as u32, 1, 1f32.to_bits()],
-            gpu.linear_grid(rows as u64),
+            gpu.linear_grid(groups),
         );
         out
     }

@@ -17,7 +17,7 @@ pub use conv::ConvGeometry;
 pub use elementwise::{Binary, Broadcast, Unary, broadcast_layout, broadcast_shape};
 pub use gemm::GemmKernel;
 pub use norm::RunningStats;
-pub use random::Rng;
+pub use random::{HostRng, Rng};
 pub use reduce::Reduce;
 
 /// Every WGSL source, embedded at build time. A shader may be made of several files

@@ -65,3 +65,36 @@ impl Rng {
         out
     }
 }
+
+/// SplitMix64 on the host, for choices made before upload (shuffles, crop offsets, flips).
+/// Seeded from (run seed, epoch or step) so a resumed run makes the same choices.
+#[derive(Clone, Debug)]
+pub struct HostRng(u64);
+
+impl HostRng {
+    pub fn new(seed: u64, stream: u64) -> HostRng {
+        HostRng(seed ^ stream.wrapping_mul(0xD6E8_FEB8_6659_FD93))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in 0..n (n > 0), without modulo bias worth noticing for n far below 2^64.
+    pub fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+    }
+
+    /// 0..n in a uniformly random order (Fisher-Yates).
+    pub fn permutation(&mut self, n: usize) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            order.swap(i, self.below(i + 1));
+        }
+        order
+    }
+}

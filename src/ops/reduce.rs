@@ -13,6 +13,8 @@ use crate::tensor::Tensor;
 const ROW_CHUNK: usize = 256 * 16;
 /// Elements of R one thread folds per pass when R has an inner stride.
 const COL_CHUNK: usize = 64;
+/// Rows at most this long are folded by one thread each, in one pass.
+const SHORT_ROW: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reduce {
@@ -42,6 +44,20 @@ impl Tensor {
         scale: f32,
     ) -> Tensor {
         let gpu = self.gpu();
+        if inner == 1 && r <= SHORT_ROW {
+            let out = Tensor::uninit(gpu, &[outer]);
+            let params = [outer as u32, r as u32, 1, r as u32, 1, scale.to_bits()];
+            let constants = [("OP", op as u32 as f64)];
+            gpu.dispatch(
+                &Kernel::new(&REDUCE, "reduce_short_rows")
+                    .with(&constants)
+                    .tagged(op.name()),
+                &[self.buffer(), out.buffer()],
+                &params,
+                gpu.linear_grid((outer as u64).div_ceil(256)),
+            );
+            return out;
+        }
         let mut x = self.clone();
         let mut r = r;
         loop {
