@@ -251,3 +251,11 @@ pub fn mirror(k: i64, n: i64) -> usize {
     let m = k.rem_euclid(period);
     (if m >= n { period - m } else { m }) as usize
 }
+
+/// A fresh, empty folder under the system temp dir for one test.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pegasus-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}

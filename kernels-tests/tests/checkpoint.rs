@@ -1,15 +1,8 @@
 //! Checkpoints: round trip, atomic writes, and a clear error for every kind of mismatch.
 
-use kernels_tests::gpu;
+use kernels_tests::{gpu, temp_dir};
 use pegasus::io::Checkpoint;
 use pegasus::{Error, Tensor};
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("pegasus-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn model() -> Vec<(String, Tensor)> {
     let gpu = gpu();
