@@ -30,3 +30,27 @@ fn copy_block(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
     let i = e % block.inner;
     dst[o * block.dst_stride + block.dst_offset + i] = src[o * block.src_stride + block.src_offset + i];
 }
+
+// Rows by index (latent tables): rows[b] (as f32) names a row of `inner` values.
+//   gather_rows:  dst[b, i] = src[rows[b], i]
+//   scatter_rows: dst[rows[b], i] = src[b, i]   (rows distinct; other rows untouched)
+// Bindings: 0 block (outer = rows named, inner = row length), 1 src, 2 dst, 3 rows.
+@group(0) @binding(3) var<storage, read> rows: array<f32>;
+
+@compute @workgroup_size(256)
+fn gather_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+               @builtin(local_invocation_index) lid: u32) {
+    let e = (wid.x + wid.y * nwg.x) * 256u + lid;
+    if e >= block.outer * block.inner { return; }
+    let b = e / block.inner;
+    dst[e] = src[u32(rows[b]) * block.inner + e % block.inner];
+}
+
+@compute @workgroup_size(256)
+fn scatter_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                @builtin(local_invocation_index) lid: u32) {
+    let e = (wid.x + wid.y * nwg.x) * 256u + lid;
+    if e >= block.outer * block.inner { return; }
+    let b = e / block.inner;
+    dst[u32(rows[b]) * block.inner + e % block.inner] = src[e];
+}

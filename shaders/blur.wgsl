@@ -37,15 +37,6 @@ const SPAN: u32 = TILE + 2u * MAX_RADIUS;   // staged pixels along the axis
 
 var<workgroup> staged: array<f32, 1280>;    // [TILE across][SPAN along]
 
-// Reflect-101 index into [0, n).
-fn mirror(k: i32, n: i32) -> i32 {
-    if n == 1 { return 0; }
-    let period = 2 * (n - 1);
-    var m = k % period;
-    if m < 0 { m += period; }
-    return select(m, period - m, m >= n);
-}
-
 // Stages, for the 16 lines of this tile, the pixels along the axis from the tile start
 // minus r to the tile end plus r, clamped into the image.
 fn stage(plane: u32, origin: vec2u, lid: vec2u) {
@@ -70,13 +61,18 @@ fn position(origin: vec2u, lid: vec2u) -> vec2u {
     return vec2u(origin.x + lid.x, origin.y + lid.y);
 }
 
-@compute @workgroup_size(16, 16)
-fn blur_pass(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
-    let lid = lid3.xy;
+// Stages this workgroup's tile with its halo; every thread calls it, as the barrier needs.
+fn stage_tile(wid: vec3u, lid: vec2u) -> vec2u {
     let origin = wid.xy * TILE;
     stage(wid.z, origin, lid);
     workgroupBarrier();
-    let at = position(origin, lid);
+    return position(origin, lid);
+}
+
+@compute @workgroup_size(16, 16)
+fn blur_pass(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
+    let lid = lid3.xy;
+    let at = stage_tile(wid, lid);
     if at.x >= p.w || at.y >= p.h { return; }
     var sum = 0.0;
     for (var t = 0u; t <= 2u * p.radius; t++) {
@@ -88,10 +84,7 @@ fn blur_pass(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) li
 @compute @workgroup_size(16, 16)
 fn blur_pass_grad(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid3: vec3u) {
     let lid = lid3.xy;
-    let origin = wid.xy * TILE;
-    stage(wid.z, origin, lid);
-    workgroupBarrier();
-    let at = position(origin, lid);
+    let at = stage_tile(wid, lid);
     if at.x >= p.w || at.y >= p.h { return; }
     let n = i32(select(p.w, p.h, VERTICAL));
     let j = i32(select(at.x, at.y, VERTICAL));

@@ -84,17 +84,6 @@ override BIAS: u32 = 0u;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
-// (q, r) of x / y for x < 2^25, through f32 with an exact integer correction: software
-// rasterisers have no vector integer division and would divide lane by lane.
-fn div_rem(x: u32, y: u32) -> vec2u {
-    var q = u32(f32(x) / f32(y));
-    for (var i = 0u; i < 2u; i++) {
-        q = select(q, q - 1u, q * y > x);
-        q = select(q, q + 1u, (q + 1u) * y <= x);
-    }
-    return vec2u(q, x - q * y);
-}
-
 fn row_context(z: u32, row: u32) -> vec4i {
     switch MODE {
         case 0u: {

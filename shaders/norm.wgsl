@@ -49,16 +49,6 @@ var<workgroup> part_n: array<f32, 256>;
 var<workgroup> part_a: array<f32, 256>;
 var<workgroup> part_b: array<f32, 256>;
 
-// (q, r) of v / d for v < 2^25 via f32, corrected to the exact integer result.
-fn div_rem(v: u32, d: u32) -> vec2u {
-    var q = u32(f32(v) / f32(d));
-    for (var i = 0u; i < 2u; i++) {
-        q = select(q, q - 1u, q * d > v);
-        q = select(q, q + 1u, (q + 1u) * d <= v);
-    }
-    return vec2u(q, v - q * d);
-}
-
 // Index of the i-th element (0 <= i < N * S) of channel ch.
 fn channel_element(ch: u32, i: u32) -> u32 {
     let ns = div_rem(i, p.s);

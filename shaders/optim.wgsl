@@ -7,12 +7,14 @@
 //   2  grad   storage read         n / batch * dim
 //   3  m      storage read_write   first moment (Adam) or momentum buffer (SGD), as param
 //   4  v      storage read_write   second moment (Adam), as param
-//   5  rows   storage read         batch row indices as f32 (adam_rows)
+//   5  rows   storage read         per batch row: its table index and its update count t, f32
 //
 // adam: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
 //   param -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 //   with weight decay added to g (Adam) or param *= 1 - lr wd first (AdamW, DECOUPLED).
-// adam_rows: the same for the table rows named in `rows` only (distinct rows per batch).
+// adam_rows: the same for the table rows named in `rows` only (distinct rows per batch), with
+//   each row's bias correction from its own update count: a latent seen once an epoch is an
+//   Adam of its own, not one thousands of steps into a shared schedule.
 // sgd: g += wd param; buf = g on the first step, else momentum buf + (1 - dampening) g;
 //   param -= lr (nesterov ? g + momentum buf : buf) (plain g when momentum is 0).
 // Grid: ceil(elements / 256) workgroups of 256 (2-D when large).
@@ -44,7 +46,7 @@ fn index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
     return (wid.x + wid.y * nwg.x) * 256u + lid;
 }
 
-fn adam_update(at: u32, g_in: f32) {
+fn adam_update(at: u32, g_in: f32, bias1: f32, bias2_sqrt: f32) {
     var g = g_in;
     var w = param[at];
     if DECOUPLED {
@@ -56,8 +58,8 @@ fn adam_update(at: u32, g_in: f32) {
     let v1 = p.beta2 * v[at] + (1.0 - p.beta2) * g * g;
     m[at] = m1;
     v[at] = v1;
-    let denom = sqrt(v1) / p.bias2_sqrt + p.eps;
-    param[at] = w - (p.lr / p.bias1) * m1 / denom;
+    let denom = sqrt(v1) / bias2_sqrt + p.eps;
+    param[at] = w - (p.lr / bias1) * m1 / denom;
 }
 
 @compute @workgroup_size(256)
@@ -65,7 +67,7 @@ fn adam(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
     let i = index(wid, nwg, lid);
     if i < p.n {
-        adam_update(i, grad[i]);
+        adam_update(i, grad[i], p.bias1, p.bias2_sqrt);
     }
 }
 
@@ -75,8 +77,9 @@ fn adam_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
     let i = index(wid, nwg, lid);
     if i < p.n {
         let b = i / p.dim;
-        let row = u32(rows[b]);
-        adam_update(row * p.dim + i % p.dim, grad[i]);
+        let row = u32(rows[2u * b]);
+        let t = rows[2u * b + 1u];
+        adam_update(row * p.dim + i % p.dim, grad[i], 1.0 - pow(p.beta1, t), sqrt(1.0 - pow(p.beta2, t)));
     }
 }
 

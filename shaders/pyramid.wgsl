@@ -44,15 +44,6 @@ fn index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
     return (wid.x + wid.y * nwg.x) * 256u + lid;
 }
 
-// Reflect-101 index into [0, n), repeated for offsets past the image.
-fn mirror(k: i32, n: i32) -> i32 {
-    if n == 1 { return 0; }
-    let period = 2 * (n - 1);
-    var m = k % period;
-    if m < 0 { m += period; }
-    return select(m, period - m, m >= n);
-}
-
 // Sum of the taps t with mirror(centre + t) == to (and centre + t even when `even_only`): the
 // weight pixel `to` has in the window centred at `centre`.
 fn reach(centre: i32, to: i32, n: i32, even_only: bool) -> f32 {

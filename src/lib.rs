@@ -7,6 +7,7 @@ pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod io;
+pub mod latent;
 pub mod models;
 pub mod nn;
 pub mod ops;

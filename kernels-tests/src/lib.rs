@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use pegasus::ops::HostRng;
 use pegasus::{AdapterChoice, Gpu, Tensor};
 
 /// The test binary's GPU, with every new tensor's storage filled with NaN so an element a
@@ -20,20 +21,16 @@ pub fn gpu() -> Arc<Gpu> {
     .clone()
 }
 
-/// SplitMix64: a small, seedable, well-mixed generator for test inputs.
-pub struct Inputs(u64);
+/// Seedable test inputs from the engine's host SplitMix64 stream.
+pub struct Inputs(HostRng);
 
 impl Inputs {
     pub fn new(seed: u64) -> Inputs {
-        Inputs(seed)
+        Inputs(HostRng::new(seed, 0))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in [low, high).
@@ -52,6 +49,28 @@ impl Inputs {
         let host = self.vec(n, low, high);
         (Tensor::from_slice(&gpu(), &host, dims), host)
     }
+}
+
+/// Index into a right-aligned broadcast operand of shape `small` for output index `i`.
+pub fn broadcast_index(out: &[usize], small: &[usize], i: usize) -> usize {
+    let offset = out.len() - small.len();
+    let mut rest = i;
+    let mut coords = vec![0; out.len()];
+    for d in (0..out.len()).rev() {
+        coords[d] = rest % out[d];
+        rest /= out[d];
+    }
+    let mut index = 0;
+    for (d, &size) in small.iter().enumerate() {
+        let c = if size == 1 { 0 } else { coords[d + offset] };
+        index = index * size + c;
+    }
+    index
+}
+
+/// The logistic function in f64, for references.
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
 }
 
 pub fn to_f64(v: &[f32]) -> Vec<f64> {

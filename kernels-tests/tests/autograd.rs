@@ -1,12 +1,8 @@
 //! Gradients of the core ops and the tape's bookkeeping.
 
-use kernels_tests::{OpCheck, assert_close, gpu};
+use kernels_tests::{OpCheck, assert_close, broadcast_index, gpu, sigmoid};
 use pegasus::Tensor;
 use pegasus::autograd;
-
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
 
 type UnaryGrad = (
     &'static str,
@@ -129,20 +125,6 @@ fn unary_gradients() {
     }
 }
 
-/// Index of output element i in an operand of shape `small` broadcast to `out`.
-fn source(out: &[usize], small: &[usize], i: usize) -> usize {
-    let offset = out.len() - small.len();
-    let mut rest = i;
-    let mut coords = vec![0; out.len()];
-    for d in (0..out.len()).rev() {
-        coords[d] = rest % out[d];
-        rest /= out[d];
-    }
-    small.iter().enumerate().fold(0, |acc, (d, &s)| {
-        acc * s + if s == 1 { 0 } else { coords[d + offset] }
-    })
-}
-
 type BinaryGrad = (
     &'static str,
     fn(&Tensor, &Tensor) -> Tensor,
@@ -175,14 +157,20 @@ fn binary_gradients_sum_over_broadcast_axes() {
             let n: usize = out.iter().product();
             let forward = |x: &[Vec<f64>]| -> Vec<f64> {
                 (0..n)
-                    .map(|i| f(x[0][source(out, sa, i)], x[1][source(out, sb, i)]).0)
+                    .map(|i| {
+                        f(
+                            x[0][broadcast_index(out, sa, i)],
+                            x[1][broadcast_index(out, sb, i)],
+                        )
+                        .0
+                    })
                     .collect()
             };
             let backward = |x: &[Vec<f64>], up: &[f64]| -> Vec<Vec<f64>> {
                 let mut ga = vec![0.0; x[0].len()];
                 let mut gb = vec![0.0; x[1].len()];
                 for (i, u) in up.iter().enumerate() {
-                    let (ia, ib) = (source(out, sa, i), source(out, sb, i));
+                    let (ia, ib) = (broadcast_index(out, sa, i), broadcast_index(out, sb, i));
                     let (_, da, db) = f(x[0][ia], x[1][ib]);
                     ga[ia] += u * da;
                     gb[ib] += u * db;

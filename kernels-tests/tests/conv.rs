@@ -29,24 +29,33 @@ fn out_size(size: usize, k: usize, g: ConvGeometry) -> usize {
     (size + 2 * g.padding - g.dilation * (k - 1) - 1) / g.stride + 1
 }
 
-/// Calls f(b, co, oy, ox, ci, ky, kx, iy, ix) for every term of the convolution sum whose
-/// input position is inside the image.
-fn conv_terms(c: Case, mut f: impl FnMut([usize; 9])) {
-    let (ho, wo) = (out_size(c.h, c.kh, c.g), out_size(c.w, c.kw, c.g));
-    for b in 0..c.batch {
-        for co in 0..c.cout {
+/// Calls f([b, oc, oy, ox, ic, ky, kx, iy, ix]) for every term of a convolution from an
+/// image of `inputs` = (channels, (h, w)) to a grid of `outputs` = (channels, (h, w)), where
+/// iy = oy s - p + ky d lands inside the image.
+fn window_terms(
+    batch: usize,
+    inputs: (usize, (usize, usize)),
+    outputs: (usize, (usize, usize)),
+    (kh, kw): (usize, usize),
+    g: ConvGeometry,
+    f: &mut dyn FnMut([usize; 9]),
+) {
+    let (ic_count, (h, w)) = inputs;
+    let (oc_count, (ho, wo)) = outputs;
+    let source = |o: usize, k: usize, size: usize| {
+        let i = (o * g.stride + k * g.dilation) as isize - g.padding as isize;
+        (i >= 0 && (i as usize) < size).then_some(i as usize)
+    };
+    for b in 0..batch {
+        for oc in 0..oc_count {
             for oy in 0..ho {
                 for ox in 0..wo {
-                    for ci in 0..c.cin {
-                        for ky in 0..c.kh {
-                            for kx in 0..c.kw {
-                                let iy = (oy * c.g.stride + ky * c.g.dilation) as isize
-                                    - c.g.padding as isize;
-                                let ix = (ox * c.g.stride + kx * c.g.dilation) as isize
-                                    - c.g.padding as isize;
-                                if iy >= 0 && ix >= 0 && (iy as usize) < c.h && (ix as usize) < c.w
+                    for ic in 0..ic_count {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                if let (Some(iy), Some(ix)) = (source(oy, ky, h), source(ox, kx, w))
                                 {
-                                    f([b, co, oy, ox, ci, ky, kx, iy as usize, ix as usize]);
+                                    f([b, oc, oy, ox, ic, ky, kx, iy, ix]);
                                 }
                             }
                         }
@@ -57,53 +66,92 @@ fn conv_terms(c: Case, mut f: impl FnMut([usize; 9])) {
     }
 }
 
-fn conv_check(c: Case, kernel: GemmKernel, seed: u64) {
-    let (ho, wo) = (out_size(c.h, c.kh, c.g), out_size(c.w, c.kw, c.g));
-    let xi = |b: usize, ci: usize, y: usize, x: usize| ((b * c.cin + ci) * c.h + y) * c.w + x;
-    let wi =
-        |co: usize, ci: usize, ky: usize, kx: usize| ((co * c.cin + ci) * c.kh + ky) * c.kw + kx;
-    let yi = |b: usize, co: usize, y: usize, x: usize| ((b * c.cout + co) * ho + y) * wo + x;
-    let n_out = c.batch * c.cout * ho * wo;
-    let forward = |v: &[Vec<f64>]| {
-        let mut y = vec![0.0; n_out];
-        for (i, o) in y.iter_mut().enumerate() {
-            *o = v[2][(i / (ho * wo)) % c.cout];
+/// Every term of a convolution-like sum, as [b, co, oy, ox, ci, ky, kx, iy, ix].
+type Terms<'a> = &'a dyn Fn(&mut dyn FnMut([usize; 9]));
+
+/// Checks y[b, co, oy, ox] = bias[co] + sum over `terms` of x[b, ci, iy, ix] w[ky, kx] with
+/// the weight of shape `weight_dims` indexed by `weight_index(co, ci, ky, kx)`, forward and
+/// gradients, against direct f64 loops.
+struct WindowOp<'a> {
+    name: String,
+    case: Case,
+    out_hw: (usize, usize),
+    weight_dims: Vec<usize>,
+    weight_index: &'a dyn Fn(usize, usize, usize, usize) -> usize,
+    terms: Terms<'a>,
+    gpu: &'a dyn Fn(&[pegasus::tensor::Tensor]) -> pegasus::tensor::Tensor,
+}
+
+impl WindowOp<'_> {
+    fn check(&self, seed: u64) {
+        let c = self.case;
+        let (oh, ow) = self.out_hw;
+        let xi = |b: usize, ci: usize, y: usize, x: usize| ((b * c.cin + ci) * c.h + y) * c.w + x;
+        let yi = |b: usize, co: usize, y: usize, x: usize| ((b * c.cout + co) * oh + y) * ow + x;
+        let wi = self.weight_index;
+        let forward = |v: &[Vec<f64>]| {
+            let mut y: Vec<f64> = (0..c.batch * c.cout * oh * ow)
+                .map(|i| v[2][(i / (oh * ow)) % c.cout])
+                .collect();
+            (self.terms)(&mut |[b, co, oy, ox, ci, ky, kx, iy, ix]| {
+                y[yi(b, co, oy, ox)] += v[0][xi(b, ci, iy, ix)] * v[1][wi(co, ci, ky, kx)];
+            });
+            y
+        };
+        let backward = |v: &[Vec<f64>], up: &[f64]| {
+            let mut dx = vec![0.0; v[0].len()];
+            let mut dw = vec![0.0; v[1].len()];
+            let mut db = vec![0.0; c.cout];
+            for (i, u) in up.iter().enumerate() {
+                db[(i / (oh * ow)) % c.cout] += u;
+            }
+            (self.terms)(&mut |[b, co, oy, ox, ci, ky, kx, iy, ix]| {
+                let g = up[yi(b, co, oy, ox)];
+                dx[xi(b, ci, iy, ix)] += g * v[1][wi(co, ci, ky, kx)];
+                dw[wi(co, ci, ky, kx)] += g * v[0][xi(b, ci, iy, ix)];
+            });
+            vec![dx, dw, db]
+        };
+        OpCheck {
+            name: self.name.clone(),
+            inputs: vec![
+                (vec![c.batch, c.cin, c.h, c.w], -1.0, 1.0),
+                (self.weight_dims.clone(), -1.0, 1.0),
+                (vec![c.cout], -1.0, 1.0),
+            ],
+            gpu: self.gpu,
+            forward: &forward,
+            backward: &backward,
+            // Sums of at most a few hundred products of values in [-1, 1].
+            forward_tol: (2e-5, 1e-5),
+            grad_tol: (5e-5, 1e-5),
+            seed,
         }
-        conv_terms(c, |[b, co, oy, ox, ci, ky, kx, iy, ix]| {
-            y[yi(b, co, oy, ox)] += v[1][wi(co, ci, ky, kx)] * v[0][xi(b, ci, iy, ix)];
-        });
-        y
-    };
-    let backward = |v: &[Vec<f64>], up: &[f64]| {
-        let mut dx = vec![0.0; v[0].len()];
-        let mut dw = vec![0.0; v[1].len()];
-        let mut db = vec![0.0; c.cout];
-        for (i, u) in up.iter().enumerate() {
-            db[(i / (ho * wo)) % c.cout] += u;
-        }
-        conv_terms(c, |[b, co, oy, ox, ci, ky, kx, iy, ix]| {
-            let g = up[yi(b, co, oy, ox)];
-            dx[xi(b, ci, iy, ix)] += g * v[1][wi(co, ci, ky, kx)];
-            dw[wi(co, ci, ky, kx)] += g * v[0][xi(b, ci, iy, ix)];
-        });
-        vec![dx, dw, db]
-    };
-    OpCheck {
-        name: format!("conv2d {c:?} {kernel:?}"),
-        inputs: vec![
-            (vec![c.batch, c.cin, c.h, c.w], -1.0, 1.0),
-            (vec![c.cout, c.cin, c.kh, c.kw], -1.0, 1.0),
-            (vec![c.cout], -1.0, 1.0),
-        ],
-        gpu: &|t| t[0].conv2d_with(&t[1], Some(&t[2]), c.g, kernel),
-        forward: &forward,
-        backward: &backward,
-        // Sums of at most a few hundred products of values in [-1, 1].
-        forward_tol: (2e-5, 1e-5),
-        grad_tol: (5e-5, 1e-5),
-        seed,
+        .run();
     }
-    .run();
+}
+
+fn conv_check(c: Case, kernel: GemmKernel, seed: u64) {
+    let out_hw = (out_size(c.h, c.kh, c.g), out_size(c.w, c.kw, c.g));
+    WindowOp {
+        name: format!("conv2d {c:?} {kernel:?}"),
+        case: c,
+        out_hw,
+        weight_dims: vec![c.cout, c.cin, c.kh, c.kw],
+        weight_index: &|co, ci, ky, kx| ((co * c.cin + ci) * c.kh + ky) * c.kw + kx,
+        terms: &|f| {
+            window_terms(
+                c.batch,
+                (c.cin, (c.h, c.w)),
+                (c.cout, out_hw),
+                (c.kh, c.kw),
+                c.g,
+                f,
+            )
+        },
+        gpu: &|t| t[0].conv2d_with(&t[1], Some(&t[2]), c.g, kernel),
+    }
+    .check(seed);
 }
 
 /// The transposed convolution is the adjoint of the convolution: out[b, co, oy, ox] gets
@@ -112,75 +160,27 @@ fn transposed_check(c: Case, kernel: GemmKernel, seed: u64) {
     let g = c.g;
     let oh = (c.h - 1) * g.stride + g.dilation * (c.kh - 1) + c.output_padding + 1 - 2 * g.padding;
     let ow = (c.w - 1) * g.stride + g.dilation * (c.kw - 1) + c.output_padding + 1 - 2 * g.padding;
-    let xi = |b: usize, ci: usize, y: usize, x: usize| ((b * c.cin + ci) * c.h + y) * c.w + x;
-    let wi =
-        |ci: usize, co: usize, ky: usize, kx: usize| ((ci * c.cout + co) * c.kh + ky) * c.kw + kx;
-    let yi = |b: usize, co: usize, y: usize, x: usize| ((b * c.cout + co) * oh + y) * ow + x;
+    // Its terms are the convolution's from its output back to its input, roles swapped.
     let terms = |f: &mut dyn FnMut([usize; 9])| {
-        for b in 0..c.batch {
-            for ci in 0..c.cin {
-                for iy in 0..c.h {
-                    for ix in 0..c.w {
-                        for co in 0..c.cout {
-                            for ky in 0..c.kh {
-                                for kx in 0..c.kw {
-                                    let oy = (iy * g.stride + ky * g.dilation) as isize
-                                        - g.padding as isize;
-                                    let ox = (ix * g.stride + kx * g.dilation) as isize
-                                        - g.padding as isize;
-                                    if oy >= 0
-                                        && ox >= 0
-                                        && (oy as usize) < oh
-                                        && (ox as usize) < ow
-                                    {
-                                        f([b, co, oy as usize, ox as usize, ci, ky, kx, iy, ix]);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        window_terms(
+            c.batch,
+            (c.cout, (oh, ow)),
+            (c.cin, (c.h, c.w)),
+            (c.kh, c.kw),
+            g,
+            &mut |[b, ci, iy, ix, co, ky, kx, oy, ox]| f([b, co, oy, ox, ci, ky, kx, iy, ix]),
+        )
     };
-    let forward = |v: &[Vec<f64>]| {
-        let mut y: Vec<f64> = (0..c.batch * c.cout * oh * ow)
-            .map(|i| v[2][(i / (oh * ow)) % c.cout])
-            .collect();
-        terms(&mut |[b, co, oy, ox, ci, ky, kx, iy, ix]| {
-            y[yi(b, co, oy, ox)] += v[0][xi(b, ci, iy, ix)] * v[1][wi(ci, co, ky, kx)];
-        });
-        y
-    };
-    let backward = |v: &[Vec<f64>], up: &[f64]| {
-        let mut dx = vec![0.0; v[0].len()];
-        let mut dw = vec![0.0; v[1].len()];
-        let mut db = vec![0.0; c.cout];
-        for (i, u) in up.iter().enumerate() {
-            db[(i / (oh * ow)) % c.cout] += u;
-        }
-        terms(&mut |[b, co, oy, ox, ci, ky, kx, iy, ix]| {
-            let gr = up[yi(b, co, oy, ox)];
-            dx[xi(b, ci, iy, ix)] += gr * v[1][wi(ci, co, ky, kx)];
-            dw[wi(ci, co, ky, kx)] += gr * v[0][xi(b, ci, iy, ix)];
-        });
-        vec![dx, dw, db]
-    };
-    OpCheck {
+    WindowOp {
         name: format!("conv_transpose2d {c:?} {kernel:?}"),
-        inputs: vec![
-            (vec![c.batch, c.cin, c.h, c.w], -1.0, 1.0),
-            (vec![c.cin, c.cout, c.kh, c.kw], -1.0, 1.0),
-            (vec![c.cout], -1.0, 1.0),
-        ],
+        case: c,
+        out_hw: (oh, ow),
+        weight_dims: vec![c.cin, c.cout, c.kh, c.kw],
+        weight_index: &|co, ci, ky, kx| ((ci * c.cout + co) * c.kh + ky) * c.kw + kx,
+        terms: &terms,
         gpu: &|t| t[0].conv_transpose2d_with(&t[1], Some(&t[2]), g, c.output_padding, kernel),
-        forward: &forward,
-        backward: &backward,
-        forward_tol: (2e-5, 1e-5),
-        grad_tol: (5e-5, 1e-5),
-        seed,
     }
-    .run();
+    .check(seed);
 }
 
 fn case(

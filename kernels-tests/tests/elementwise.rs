@@ -1,6 +1,6 @@
 //! Elementwise kernels against f64 references.
 
-use kernels_tests::{Inputs, assert_close, gpu, to_f64};
+use kernels_tests::{Inputs, assert_close, broadcast_index, gpu, sigmoid, to_f64};
 use pegasus::Tensor;
 
 /// Sizes: a single element, odd primes, a 4-D odd shape, one past a workgroup multiple.
@@ -10,10 +10,6 @@ const SHAPES: &[&[usize]] = &[&[1], &[7], &[13, 17], &[3, 5, 7, 11], &[257]];
 /// with margin, the absolute part covers results near zero.
 const ATOL: f64 = 1e-6;
 const RTOL: f64 = 1e-5;
-
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
 
 type UnaryCase = (
     &'static str,
@@ -132,23 +128,6 @@ const BINARY: &[BinaryCase] = &[
     ("maximum", Tensor::maximum, f64::max),
     ("minimum", Tensor::minimum, f64::min),
 ];
-
-/// Index into a right-aligned broadcast operand of shape `small` for output index `i`.
-fn broadcast_index(out: &[usize], small: &[usize], i: usize) -> usize {
-    let offset = out.len() - small.len();
-    let mut rest = i;
-    let mut coords = vec![0; out.len()];
-    for d in (0..out.len()).rev() {
-        coords[d] = rest % out[d];
-        rest /= out[d];
-    }
-    let mut index = 0;
-    for (d, &size) in small.iter().enumerate() {
-        let c = if size == 1 { 0 } else { coords[d + offset] };
-        index = index * size + c;
-    }
-    index
-}
 
 #[test]
 fn binary_ops_with_every_broadcast_kind() {

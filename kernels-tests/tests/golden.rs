@@ -121,73 +121,23 @@ fn batch_norm_matches_pytorch_over_two_steps_and_eval() {
     let rv = Tensor::full(&gpu(), &[c], 1.0);
     for (i, step) in f["steps"].as_array().unwrap().iter().enumerate() {
         let x = tensor(&step["x"], &shape);
-        let y = x.batch_norm(
-            &gamma,
-            &beta,
-            RunningStats {
-                mean: &rm,
-                var: &rv,
-            },
-            true,
-            0.1,
-            1e-5,
-        );
-        assert_close(
-            &format!("step {i} y"),
-            &y.to_vec(),
-            &doubles(&step["y"]),
-            1e-5,
-            1e-5,
-        );
+        let y = x.batch_norm(&gamma, &beta, RunningStats::new(&rm, &rv), true, 0.1, 1e-5);
         let grads = y.backward_with(Tensor::from_slice(&gpu(), &floats(&step["dy"]), &shape));
-        assert_close(
-            &format!("step {i} dx"),
-            &grads.get(&x).unwrap().to_vec(),
-            &doubles(&step["dx"]),
-            1e-5,
-            1e-5,
-        );
-        assert_close(
-            &format!("step {i} dgamma"),
-            &grads.get(&gamma).unwrap().to_vec(),
-            &doubles(&step["dgamma"]),
-            1e-5,
-            1e-5,
-        );
-        assert_close(
-            &format!("step {i} dbeta"),
-            &grads.get(&beta).unwrap().to_vec(),
-            &doubles(&step["dbeta"]),
-            1e-5,
-            1e-5,
-        );
-        assert_close(
-            &format!("step {i} running_mean"),
-            &rm.to_vec(),
-            &doubles(&step["running_mean"]),
-            1e-6,
-            1e-5,
-        );
-        assert_close(
-            &format!("step {i} running_var"),
-            &rv.to_vec(),
-            &doubles(&step["running_var"]),
-            1e-6,
-            1e-5,
-        );
+        let results = [
+            ("y", y.to_vec(), 1e-5),
+            ("dx", grads.get(&x).unwrap().to_vec(), 1e-5),
+            ("dgamma", grads.get(&gamma).unwrap().to_vec(), 1e-5),
+            ("dbeta", grads.get(&beta).unwrap().to_vec(), 1e-5),
+            ("running_mean", rm.to_vec(), 1e-6),
+            ("running_var", rv.to_vec(), 1e-6),
+        ];
+        for (field, got, atol) in results {
+            let want = doubles(&step[field]);
+            assert_close(&format!("step {i} {field}"), &got, &want, atol, 1e-5);
+        }
     }
     let x = Tensor::from_slice(&gpu(), &floats(&f["eval_x"]), &dims(&f["eval_shape"]));
-    let y = x.batch_norm(
-        &gamma,
-        &beta,
-        RunningStats {
-            mean: &rm,
-            var: &rv,
-        },
-        false,
-        0.1,
-        1e-5,
-    );
+    let y = x.batch_norm(&gamma, &beta, RunningStats::new(&rm, &rv), false, 0.1, 1e-5);
     assert_close("eval y", &y.to_vec(), &doubles(&f["eval_y"]), 1e-5, 1e-5);
 }
 

@@ -419,7 +419,7 @@ fn colour_loss_is_the_mse_of_three_by_three_means() {
 
 #[test]
 fn optimising_an_image_with_each_loss_lowers_it() {
-    use pegasus::optim::{Adam, ParamGroup};
+    use pegasus::optim::Adam;
     let mut inputs = Inputs::new(8);
     let (target, _) = inputs.tensor(&[2, 3, 24, 24], -1.0, 1.0);
     let target = target.gaussian_blur(1.0, 2);
@@ -437,14 +437,7 @@ fn optimising_an_image_with_each_loss_lowers_it() {
     ];
     for (name, f, factor) in losses {
         let image = Inputs::new(9).tensor(&[2, 3, 24, 24], -1.0, 1.0).0.track();
-        let mut adam = Adam::new(
-            vec![ParamGroup {
-                params: vec![("image".into(), image.clone())],
-                lr: 0.05,
-            }],
-            0.9,
-            0.999,
-        );
+        let mut adam = Adam::single(vec![("image".into(), image.clone())], 0.05, 0.9, 0.999);
         let start = pegasus::autograd::no_grad(|| f(&image, &target).item());
         for _ in 0..100 {
             adam.step(&f(&image, &target).backward());

@@ -133,3 +133,45 @@ fn concat_and_narrow_with_gradients() {
     }
     .run();
 }
+
+/// Gathering rows (repeats allowed) and scattering distinct rows back, on tables with one
+/// column, an odd width, and more elements than a workgroup covers.
+#[test]
+fn gather_and_scatter_rows() {
+    let gpu = kernels_tests::gpu();
+    let mut inputs = Inputs::new(54);
+    for (rows, width, picks) in [
+        (13usize, 5usize, vec![12usize, 0, 5, 5, 12, 3, 7]),
+        (4, 1, vec![3, 1]),
+        (301, 3, (0..300).map(|i| (i * 7) % 301).collect()),
+    ] {
+        let (table, host) = inputs.tensor(&[rows, width], -1.0, 1.0);
+        let picked = table.gather_rows(&picks);
+        assert_eq!(picked.dims(), &[picks.len(), width]);
+        let want: Vec<f64> = picks
+            .iter()
+            .flat_map(|&r| to_f64(&host[r * width..(r + 1) * width]))
+            .collect();
+        let what = format!("gather {} of {rows}x{width}", picks.len());
+        assert_close(&what, &picked.to_vec(), &want, 0.0, 0.0);
+
+        let mut distinct = picks.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        distinct.reverse();
+        let (values, value_host) = inputs.tensor(&[distinct.len(), width], 2.0, 3.0);
+        table.scatter_rows(&distinct, &values);
+        let mut want = to_f64(&host);
+        for (k, &r) in distinct.iter().enumerate() {
+            let source = &value_host[k * width..(k + 1) * width];
+            want[r * width..(r + 1) * width].copy_from_slice(&to_f64(source));
+        }
+        let what = format!("scatter {} into {rows}x{width}", distinct.len());
+        assert_close(&what, &table.to_vec(), &want, 0.0, 0.0);
+    }
+    let table = pegasus::Tensor::zeros(&gpu, &[3, 2]);
+    let twice = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        table.scatter_rows(&[1, 1], &pegasus::Tensor::zeros(&gpu, &[2, 2]))
+    }));
+    assert!(twice.is_err(), "a row written twice must be refused");
+}

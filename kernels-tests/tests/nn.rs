@@ -2,21 +2,22 @@
 
 use kernels_tests::gpu;
 use pegasus::Rng;
-use pegasus::models::dcgan::{DcganConfig, Generator};
+use pegasus::models::generator::{Generator, GeneratorConfig};
 use pegasus::nn::{Linear, Module, init, parameter_count};
+
+fn config(image_size: usize, channels: usize, nz: usize, ngf: usize) -> GeneratorConfig {
+    GeneratorConfig {
+        image_size,
+        channels,
+        nz,
+        ngf,
+    }
+}
 
 #[test]
 fn dcgan_generator_has_pytorchs_names_and_size() {
     let gpu = gpu();
-    let g = Generator::new(
-        &gpu,
-        &mut Rng::new(0),
-        DcganConfig {
-            nz: 100,
-            ngf: 64,
-            channels: 3,
-        },
-    );
+    let g = Generator::new(&gpu, &mut Rng::new(0), config(64, 3, 100, 64));
     let names: Vec<String> = g.parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(
         &names[..3],
@@ -75,15 +76,7 @@ fn initialisers_follow_their_definitions() {
 #[test]
 fn eval_mode_freezes_batch_norm() {
     let gpu = gpu();
-    let g = Generator::new(
-        &gpu,
-        &mut Rng::new(0),
-        DcganConfig {
-            nz: 8,
-            ngf: 4,
-            channels: 1,
-        },
-    );
+    let g = Generator::new(&gpu, &mut Rng::new(0), config(64, 1, 8, 4));
     let z = Rng::new(2).normal(&gpu, &[4, 8], 0.0, 1.0);
     let (_, rm) = g.buffers().into_iter().next().unwrap();
     let before = rm.to_vec();
@@ -103,4 +96,46 @@ fn eval_mode_freezes_batch_norm() {
     g.set_training(true);
     let _ = pegasus::autograd::no_grad(|| g.forward(&z));
     assert_ne!(rm.to_vec(), before, "training mode moves them");
+}
+
+/// Seed 000's 96 x 96 generator: 2 x 2 with 1536 filters first, then doubling sizes and
+/// halving widths, a 5 x 5 stride-3 padding-1 layer to 96 x 96; no biases (DCGAN), BatchNorm
+/// scale and shift per hidden layer.
+#[test]
+fn seed_000_generator_shape_and_size() {
+    let gpu = gpu();
+    let seed_000 = config(96, 3, 100, 96);
+    let g = Generator::new(&gpu, &mut Rng::new(0), seed_000);
+    let widths = [100usize, 1536, 768, 384, 192, 96, 3];
+    let kernels = [2usize, 4, 4, 4, 4, 5];
+    let convs: usize = (0..6)
+        .map(|i| widths[i] * widths[i + 1] * kernels[i] * kernels[i])
+        .sum();
+    let norms: usize = widths[1..6].iter().map(|w| 2 * w).sum();
+    assert_eq!(parameter_count(&g), convs + norms);
+    assert_eq!(parameter_count(&g), 25_695_072);
+    assert_eq!(g.main.parameters()[0].1.dims(), &[100, 1536, 2, 2]);
+    let out =
+        pegasus::autograd::no_grad(|| g.forward(&Rng::new(1).normal(&gpu, &[2, 100], 0.0, 1.0)));
+    assert_eq!(out.dims(), &[2, 3, 96, 96]);
+    for size in [28, 32] {
+        let c = config(size, 1, 8, 4);
+        let out = pegasus::autograd::no_grad(|| {
+            Generator::new(&gpu, &mut Rng::new(0), c).forward(&Rng::new(1).normal(
+                &gpu,
+                &[2, 8],
+                0.0,
+                1.0,
+            ))
+        });
+        assert_eq!(out.dims(), &[2, 1, size, size]);
+    }
+    assert!(
+        GeneratorConfig {
+            image_size: 48,
+            ..seed_000
+        }
+        .check()
+        .is_err()
+    );
 }

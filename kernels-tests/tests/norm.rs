@@ -60,24 +60,8 @@ fn check_training(dims: &[usize], seed: u64) {
     let running_var = Tensor::full(&gpu, &[c], 1.0);
     OpCheck {
         name: format!("batch_norm train {dims:?}"),
-        inputs: vec![
-            (dims.to_vec(), -2.0, 3.0),
-            (vec![c], 0.5, 1.5),
-            (vec![c], -1.0, 1.0),
-        ],
-        gpu: &|t| {
-            t[0].batch_norm(
-                &t[1],
-                &t[2],
-                RunningStats {
-                    mean: &running_mean,
-                    var: &running_var,
-                },
-                true,
-                0.1,
-                EPS as f32,
-            )
-        },
+        inputs: with_affine(dims.to_vec(), (-2.0, 3.0), c),
+        gpu: &|t| batch_norm(t, RunningStats::new(&running_mean, &running_var), true),
         forward: &forward,
         backward: &backward,
         forward_tol: (1e-4, 1e-4),
@@ -85,6 +69,21 @@ fn check_training(dims: &[usize], seed: u64) {
         seed,
     }
     .run();
+}
+
+/// OpCheck inputs for batch norm: x of `x_dims` from `range`, then gamma and beta for `c`
+/// channels.
+fn with_affine(x_dims: Vec<usize>, range: (f64, f64), c: usize) -> Vec<(Vec<usize>, f64, f64)> {
+    vec![
+        (x_dims, range.0, range.1),
+        (vec![c], 0.5, 1.5),
+        (vec![c], -1.0, 1.0),
+    ]
+}
+
+/// Batch norm of t[0] with gamma t[1] and beta t[2], momentum 0.1.
+fn batch_norm(t: &[Tensor], stats: RunningStats, training: bool) -> Tensor {
+    t[0].batch_norm(&t[1], &t[2], stats, training, 0.1, EPS as f32)
 }
 
 #[test]
@@ -108,17 +107,7 @@ fn running_estimates_move_by_momentum_with_the_unbiased_variance() {
     );
     let gamma = Tensor::full(&gpu, &[4], 1.0);
     let beta = Tensor::zeros(&gpu, &[4]);
-    let _ = x.batch_norm(
-        &gamma,
-        &beta,
-        RunningStats {
-            mean: &rm,
-            var: &rv,
-        },
-        true,
-        0.1,
-        1e-5,
-    );
+    let _ = x.batch_norm(&gamma, &beta, RunningStats::new(&rm, &rv), true, 0.1, 1e-5);
     let st = stats(&to_f64(&host), 6, 4, 9);
     let count = 54.0;
     let want_mean: Vec<f64> = (0..4)
@@ -144,24 +133,8 @@ fn eval_mode_uses_the_running_estimates() {
     let ch = |i: usize| (i / s) % c;
     OpCheck {
         name: "batch_norm eval".into(),
-        inputs: vec![
-            (vec![n, c, 2, 3], -2.0, 2.0),
-            (vec![c], 0.5, 1.5),
-            (vec![c], -1.0, 1.0),
-        ],
-        gpu: &|t| {
-            t[0].batch_norm(
-                &t[1],
-                &t[2],
-                RunningStats {
-                    mean: &rm,
-                    var: &rv,
-                },
-                false,
-                0.1,
-                EPS as f32,
-            )
-        },
+        inputs: with_affine(vec![n, c, 2, 3], (-2.0, 2.0), c),
+        gpu: &|t| batch_norm(t, RunningStats::new(&rm, &rv), false),
         forward: &|v| {
             (0..v[0].len())
                 .map(|i| {

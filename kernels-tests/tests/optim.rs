@@ -18,14 +18,17 @@ fn row_adam_updates_only_the_batch_rows() {
     let mut want = to_f64(&table_host);
     let mut m = vec![0.0; rows * dim];
     let mut v = vec![0.0; rows * dim];
+    let mut seen = vec![0i32; rows];
     for (t, batch) in [vec![2usize, 7, 0], vec![7, 3], vec![8, 2, 5, 1]]
         .iter()
         .enumerate()
     {
         let g = inputs.vec(batch.len() * dim, -1.0, 1.0);
         opt.step(batch, &Tensor::from_slice(&gpu, &g, &[batch.len(), dim]));
-        let step = (t + 1) as i32;
         for (b, &r) in batch.iter().enumerate() {
+            // Each row's bias correction counts its own updates.
+            seen[r] += 1;
+            let step = seen[r];
             for d in 0..dim {
                 let (i, gi) = (r * dim + d, f64::from(g[b * dim + d]));
                 m[i] = b1 * m[i] + (1.0 - b1) * gi;
@@ -34,11 +37,13 @@ fn row_adam_updates_only_the_batch_rows() {
                 want[i] -= lr / (1.0 - b1.powi(step)) * m[i] / denom;
             }
         }
+        // 1 - beta2^t in f32 keeps about 5 digits for t = 1 (0.999 is not exact), and the GPU
+        // forms beta^t as exp2(t log2 beta): steps of 0.05 carry errors of a few 1e-6.
         assert_close(
             &format!("table after step {}", t + 1),
             &table.to_vec(),
             &want,
-            1e-6,
+            5e-6,
             1e-5,
         );
     }

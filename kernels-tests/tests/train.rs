@@ -7,7 +7,7 @@ use kernels_tests::gpu;
 use pegasus::io::Checkpoint;
 use pegasus::nn::{Activation, Conv2d, ConvTranspose2d, Linear, Module, Sequential, loss};
 use pegasus::ops::ConvGeometry;
-use pegasus::optim::{Adam, ParamGroup};
+use pegasus::optim::Adam;
 use pegasus::{Gpu, Rng, Tensor};
 
 fn mlp(gpu: &Arc<Gpu>, rng: &mut Rng) -> Sequential {
@@ -36,14 +36,7 @@ fn mlp_fits_a_smooth_function() {
     let gpu = gpu();
     let mut rng = Rng::new(1);
     let net = mlp(&gpu, &mut rng);
-    let mut adam = Adam::new(
-        vec![ParamGroup {
-            params: net.parameters(),
-            lr: 1e-2,
-        }],
-        0.9,
-        0.999,
-    );
+    let mut adam = Adam::single(net.parameters(), 1e-2, 0.9, 0.999);
     let (x_test, y_test) = regression_batch(&gpu, &mut rng, 512);
     let initial = pegasus::autograd::no_grad(|| loss::mse(&net.forward(&x_test), &y_test).item());
     for _ in 0..300 {
@@ -75,56 +68,20 @@ fn squares(gpu: &Arc<Gpu>, rng: &mut Rng, n: usize) -> Tensor {
 fn conv_autoencoder_learns_to_reconstruct() {
     let gpu = gpu();
     let mut rng = Rng::new(2);
+    let halve = ConvGeometry::new(2, 1);
+    let mut down = |cin, cout| Conv2d::new(&gpu, &mut rng, cin, cout, 4, halve, true);
+    let (down1, down2) = (down(1, 16), down(16, 32));
+    let mut up = |cin, cout| ConvTranspose2d::new(&gpu, &mut rng, cin, cout, 4, halve, 0, true);
+    let (up1, up2) = (up(32, 16), up(16, 1));
     let mut net = Sequential::default();
-    net.push(Conv2d::new(
-        &gpu,
-        &mut rng,
-        1,
-        16,
-        4,
-        ConvGeometry::new(2, 1),
-        true,
-    ))
-    .push(Activation::LeakyRelu(0.2))
-    .push(Conv2d::new(
-        &gpu,
-        &mut rng,
-        16,
-        32,
-        4,
-        ConvGeometry::new(2, 1),
-        true,
-    ))
-    .push(Activation::LeakyRelu(0.2))
-    .push(ConvTranspose2d::new(
-        &gpu,
-        &mut rng,
-        32,
-        16,
-        4,
-        ConvGeometry::new(2, 1),
-        0,
-        true,
-    ))
-    .push(Activation::Relu)
-    .push(ConvTranspose2d::new(
-        &gpu,
-        &mut rng,
-        16,
-        1,
-        4,
-        ConvGeometry::new(2, 1),
-        0,
-        true,
-    ));
-    let mut adam = Adam::new(
-        vec![ParamGroup {
-            params: net.parameters(),
-            lr: 3e-3,
-        }],
-        0.9,
-        0.999,
-    );
+    net.push(down1)
+        .push(Activation::LeakyRelu(0.2))
+        .push(down2)
+        .push(Activation::LeakyRelu(0.2))
+        .push(up1)
+        .push(Activation::Relu)
+        .push(up2);
+    let mut adam = Adam::single(net.parameters(), 3e-3, 0.9, 0.999);
     let test = squares(&gpu, &mut rng, 64);
     let initial = pegasus::autograd::no_grad(|| loss::mse(&net.forward(&test), &test).item());
     for _ in 0..150 {
@@ -164,14 +121,7 @@ fn save_load_and_continue_is_bit_identical() {
     // Uninterrupted: 20 steps.
     let mut rng = Rng::new(3);
     let net = mlp(&gpu, &mut rng);
-    let mut adam = Adam::new(
-        vec![ParamGroup {
-            params: net.parameters(),
-            lr: 1e-2,
-        }],
-        0.9,
-        0.999,
-    );
+    let mut adam = Adam::single(net.parameters(), 1e-2, 0.9, 0.999);
     train(&net, &mut adam, &mut rng, 10);
     let mut ckpt = Checkpoint::capture(&state(&net, &mut adam));
     ckpt.metadata
@@ -185,14 +135,7 @@ fn save_load_and_continue_is_bit_identical() {
     // Resumed: a model built from another seed, restored from the checkpoint, 10 more steps.
     let mut other = Rng::new(99);
     let net2 = mlp(&gpu, &mut other);
-    let mut adam2 = Adam::new(
-        vec![ParamGroup {
-            params: net2.parameters(),
-            lr: 1e-2,
-        }],
-        0.9,
-        0.999,
-    );
+    let mut adam2 = Adam::single(net2.parameters(), 1e-2, 0.9, 0.999);
     let loaded = Checkpoint::load(&path).unwrap();
     loaded.restore(&path, &state(&net2, &mut adam2)).unwrap();
     adam2.step = loaded.metadata["adam.step"].parse().unwrap();

@@ -75,6 +75,21 @@ pub(crate) fn record(inputs: &[&Tensor], output: Tensor, backward: Backward) -> 
     output.with_id(Some(id))
 }
 
+/// Records a layer op of (input, weight) with an optional bias, the bias last among the
+/// inputs its backward sees.
+pub(crate) fn record_layer(
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    output: Tensor,
+    backward: Backward,
+) -> Tensor {
+    match bias {
+        Some(b) => record(&[input, weight, b], output, backward),
+        None => record(&[input, weight], output, backward),
+    }
+}
+
 /// Gradients of one backward pass, by tensor.
 #[derive(Default)]
 pub struct Grads {

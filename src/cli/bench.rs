@@ -212,29 +212,22 @@ fn dcgan_step_seconds(
     nz: usize,
     steps: usize,
 ) -> anyhow::Result<(f64, f64)> {
-    use crate::models::dcgan::{DcganConfig, Generator};
+    use crate::models::generator::{Generator, GeneratorConfig};
     use crate::nn::{Module, loss};
-    use crate::optim::{Adam, ParamGroup};
+    use crate::optim::Adam;
 
     let mut rng = Rng::new(0);
-    let config = DcganConfig {
+    let config = GeneratorConfig {
+        image_size: 64,
+        channels: 3,
         nz,
         ngf,
-        channels: 3,
     };
-    // The largest activations: [batch, ngf * 2, 16, 16] and [batch, ngf, 32, 32].
-    gpu.check_binding((batch * ngf * 32 * 32 * 4) as u64)?;
+    gpu.check_binding(config.largest_activation_bytes(batch))?;
     let generator = Generator::new(gpu, &mut rng, config);
     let z = rng.normal(gpu, &[batch, nz], 0.0, 1.0);
     let target = rng.uniform(gpu, &[batch, 3, 64, 64], -1.0, 1.0);
-    let mut adam = Adam::new(
-        vec![ParamGroup {
-            params: generator.parameters(),
-            lr: 2e-4,
-        }],
-        0.5,
-        0.999,
-    );
+    let mut adam = Adam::single(generator.parameters(), 2e-4, 0.5, 0.999);
     let mut step = || {
         let loss = loss::l1(&generator.forward(&z), &target);
         let grads = loss.backward();

@@ -19,7 +19,7 @@ pub struct DataArgs {
 }
 
 /// Which images a command uses: the source, optional classes, clusters and resizing.
-#[derive(Args, Clone, Debug)]
+#[derive(Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DataSelection {
     /// Image source.
     #[arg(long, default_value = "embedded", long_help = SOURCE_HELP)]

@@ -3,6 +3,8 @@
 mod bench;
 pub mod data;
 mod devices;
+mod explore;
+pub mod train;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use crate::gpu::{AdapterChoice, Gpu};
     name = "pegasus",
     version,
     about = "Train and explore generative image models (GLO, VAE, VAE-GAN, CPPN-GAN) on any GPU",
-    after_help = "Examples:\n  pegasus devices\n  pegasus bench matmul --size 1024,1024,1024"
+    after_help = "Examples:\n  pegasus train glo\n  pegasus sample --run runs/glo --n 64\n  pegasus interpolate --run runs/glo --from 3 --to 4010\n  pegasus devices\n  pegasus bench matmul --size 1024,1024,1024"
 )]
 struct Cli {
     /// Adapter to run on: an index from `pegasus devices` or part of its name. Overrides the
@@ -40,6 +42,14 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Fetch, describe and cluster image datasets.
     Data(data::DataArgs),
+    /// Train a model on images (GLO).
+    Train(train::TrainArgs),
+    /// Generate new images from a trained run.
+    Sample(explore::SampleArgs),
+    /// Frames between two images in a run's latent space, weighted mixes, or swapped blocks.
+    Interpolate(explore::InterpolateArgs),
+    /// Search mixes of two classes for the best hybrids (the Pegasus finder).
+    Hybrid(explore::HybridArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -50,6 +60,12 @@ pub fn run() -> ExitCode {
         Command::Devices => devices::run(&choice),
         Command::Bench(args) => open(&choice).and_then(|gpu| bench::run(&gpu, &args)),
         Command::Data(args) => data::run(&args, || open(&choice)),
+        Command::Train(args) => train::run(&args, || open(&choice)),
+        Command::Sample(args) => open(&choice).and_then(|gpu| explore::sample(&gpu, &args)),
+        Command::Interpolate(args) => {
+            open(&choice).and_then(|gpu| explore::interpolate_cmd(&gpu, &args))
+        }
+        Command::Hybrid(args) => open(&choice).and_then(|gpu| explore::hybrid(&gpu, &args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -270,11 +270,11 @@ impl Gpu {
         params: &[u32],
         grid: Grid,
     ) {
-        let pipeline =
-            self.pipelines
-                .lock()
-                .unwrap()
-                .get(&self.device, self.checked_shaders, kernel);
+        let pipeline = self
+            .pipelines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&self.device, self.checked_shaders, kernel);
         let bound: Vec<Bind> = pipeline
             .slots
             .iter()
@@ -306,11 +306,11 @@ impl Gpu {
         }
         let params_bytes: &[u8] = bytemuck::cast_slice(params);
         assert!(params_bytes.len() as u64 <= PARAMS_BYTES);
-        let pipeline =
-            self.pipelines
-                .lock()
-                .unwrap()
-                .get(&self.device, self.checked_shaders, kernel);
+        let pipeline = self
+            .pipelines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&self.device, self.checked_shaders, kernel);
         assert_eq!(
             bound.len(),
             pipeline.bound_count(),

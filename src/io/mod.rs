@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod image;
+pub mod plot;
 
 pub use checkpoint::Checkpoint;
 

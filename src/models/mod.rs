@@ -1,3 +1,4 @@
 //! The generative models.
 
-pub mod dcgan;
+pub mod generator;
+pub mod glo;

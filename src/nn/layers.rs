@@ -29,12 +29,30 @@ pub struct Linear {
     pub bias: Option<Tensor>,
 }
 
+/// PyTorch's default initialisation of a weight and, when `bias_len` is given, of a bias of
+/// that length, both drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+fn default_parameters(
+    gpu: &Arc<Gpu>,
+    rng: &mut Rng,
+    weight_dims: &[usize],
+    fan_in: usize,
+    bias_len: Option<usize>,
+) -> (Tensor, Option<Tensor>) {
+    let weight = init::pytorch_default(rng, gpu, weight_dims, fan_in).track();
+    let bias = bias_len.map(|len| init::pytorch_default(rng, gpu, &[len], fan_in).track());
+    (weight, bias)
+}
+
 impl Linear {
     pub fn new(gpu: &Arc<Gpu>, rng: &mut Rng, inputs: usize, outputs: usize, bias: bool) -> Linear {
-        Linear {
-            weight: init::pytorch_default(rng, gpu, &[outputs, inputs], inputs).track(),
-            bias: bias.then(|| init::pytorch_default(rng, gpu, &[outputs], inputs).track()),
-        }
+        let (weight, bias) = default_parameters(
+            gpu,
+            rng,
+            &[outputs, inputs],
+            inputs,
+            bias.then_some(outputs),
+        );
+        Linear { weight, bias }
     }
 }
 
@@ -66,9 +84,16 @@ impl Conv2d {
         bias: bool,
     ) -> Conv2d {
         let fan_in = cin * kernel * kernel;
+        let (weight, bias) = default_parameters(
+            gpu,
+            rng,
+            &[cout, cin, kernel, kernel],
+            fan_in,
+            bias.then_some(cout),
+        );
         Conv2d {
-            weight: init::pytorch_default(rng, gpu, &[cout, cin, kernel, kernel], fan_in).track(),
-            bias: bias.then(|| init::pytorch_default(rng, gpu, &[cout], fan_in).track()),
+            weight,
+            bias,
             geometry,
         }
     }
@@ -106,9 +131,16 @@ impl ConvTranspose2d {
     ) -> ConvTranspose2d {
         // PyTorch takes fan_in from dimension 1 of the weight, here the output channels.
         let fan_in = cout * kernel * kernel;
+        let (weight, bias) = default_parameters(
+            gpu,
+            rng,
+            &[cin, cout, kernel, kernel],
+            fan_in,
+            bias.then_some(cout),
+        );
         ConvTranspose2d {
-            weight: init::pytorch_default(rng, gpu, &[cin, cout, kernel, kernel], fan_in).track(),
-            bias: bias.then(|| init::pytorch_default(rng, gpu, &[cout], fan_in).track()),
+            weight,
+            bias,
             geometry,
             output_padding,
         }
@@ -157,10 +189,7 @@ impl BatchNorm {
 
 impl Module for BatchNorm {
     fn forward(&self, x: &Tensor) -> Tensor {
-        let running = RunningStats {
-            mean: &self.running_mean,
-            var: &self.running_var,
-        };
+        let running = RunningStats::new(&self.running_mean, &self.running_var);
         x.batch_norm(
             &self.weight,
             &self.bias,

@@ -3,7 +3,7 @@
 //! ConvTranspose2d exactly; weights use PyTorch's layouts ([Co, Ci, kh, kw] and
 //! [Ci, Co, kh, kw]).
 
-use crate::autograd::record;
+use crate::autograd::record_layer;
 use crate::ops::gemm::{BiasAlong, Gemm, GemmKernel, GemmParams, Mode};
 use crate::tensor::Tensor;
 
@@ -52,6 +52,24 @@ fn dims4(t: &Tensor, what: &str) -> [usize; 4] {
     }
 }
 
+/// The dimensions of a convolution's input and weight, checked to agree on the input
+/// channels, which the weight holds along `weight_input_axis`.
+fn conv_operands(
+    x: &Tensor,
+    w: &Tensor,
+    what: &str,
+    weight_input_axis: usize,
+) -> ([usize; 4], [usize; 4]) {
+    let x_dims = dims4(x, &format!("{what} input"));
+    let w_dims = dims4(w, &format!("{what} weight"));
+    assert_eq!(
+        x_dims[1], w_dims[weight_input_axis],
+        "{what}: input has {} channels, weight expects {}",
+        x_dims[1], w_dims[weight_input_axis]
+    );
+    (x_dims, w_dims)
+}
+
 /// The taps of a transposed convolution that reach outputs with coordinate = class (mod s):
 /// (first tap, step between taps, count, input coordinate of the class's first output for
 /// the first tap, input steps between taps).
@@ -73,6 +91,60 @@ fn class_taps(class: usize, g: ConvGeometry, kernel: usize) -> (u32, u32, u32, i
     )
 }
 
+/// The fields every convolution GEMM shares: an (m x k) (k x n) product over an image of
+/// `channels` x h x w gathered in kh x kw windows at geometry g, against a grid of
+/// `out_channels` x ho x wo.
+fn window_params(
+    (m, n, k): (usize, usize, usize),
+    channels: usize,
+    (h, w): (usize, usize),
+    out_channels: usize,
+    (ho, wo): (usize, usize),
+    (kh, kw): (usize, usize),
+    g: ConvGeometry,
+) -> GemmParams {
+    GemmParams {
+        m: m as u32,
+        n: n as u32,
+        k: k as u32,
+        src_h: h as i32,
+        src_w: w as i32,
+        src_image: (channels * h * w) as u32,
+        dst_w: wo as u32,
+        dst_image: (out_channels * ho * wo) as u32,
+        dst_channel: (ho * wo) as u32,
+        grid_h: ho as u32,
+        grid_w: wo as u32,
+        kh: kh as u32,
+        kw: kw as u32,
+        stride: g.stride as i32,
+        pad: g.padding as i32,
+        dilation: g.dilation as i32,
+        ..GemmParams::default()
+    }
+}
+
+/// One GEMM over the windows of a convolution: a single batch, the bias along the rows.
+fn launch_window_gemm(
+    mode: Mode,
+    params: GemmParams,
+    (a, b, bias): (&Tensor, &Tensor, Option<&Tensor>),
+    out: &Tensor,
+    kernel: GemmKernel,
+) {
+    Gemm {
+        mode,
+        params,
+        batch: 1,
+        a,
+        b,
+        bias: bias.map(|bias| (bias, BiasAlong::Rows)),
+        out,
+        kernel,
+    }
+    .launch();
+}
+
 /// y = conv(x, w) + bias: x [B, Ci, H, W], w [Co, Ci, kh, kw] -> [B, Co, Ho, Wo].
 fn conv_raw(
     x: &Tensor,
@@ -81,12 +153,7 @@ fn conv_raw(
     g: ConvGeometry,
     kernel: GemmKernel,
 ) -> Tensor {
-    let [batch, ci, h, wd] = dims4(x, "conv2d input");
-    let [co, ci_w, kh, kw] = dims4(w, "conv2d weight");
-    assert_eq!(
-        ci, ci_w,
-        "conv2d: input has {ci} channels, weight expects {ci_w}"
-    );
+    let ([batch, ci, h, wd], [co, _, kh, kw]) = conv_operands(x, w, "conv2d", 1);
     let ho = g
         .conv_out(h, kh)
         .unwrap_or_else(|| panic!("conv2d: kernel {kh} does not fit height {h}"));
@@ -94,35 +161,21 @@ fn conv_raw(
         .conv_out(wd, kw)
         .unwrap_or_else(|| panic!("conv2d: kernel {kw} does not fit width {wd}"));
     let out = Tensor::uninit(x.gpu(), &[batch, co, ho, wo]);
-    Gemm {
-        mode: Mode::Conv,
-        params: GemmParams {
-            m: co as u32,
-            n: (batch * ho * wo) as u32,
-            k: (ci * kh * kw) as u32,
-            src_h: h as i32,
-            src_w: wd as i32,
-            src_image: (ci * h * wd) as u32,
-            dst_w: wo as u32,
-            dst_image: (co * ho * wo) as u32,
-            dst_channel: (ho * wo) as u32,
-            grid_h: ho as u32,
-            grid_w: wo as u32,
-            kh: kh as u32,
-            kw: kw as u32,
-            stride: g.stride as i32,
-            pad: g.padding as i32,
-            dilation: g.dilation as i32,
-            ..GemmParams::default()
-        },
-        batch: 1,
-        a: w,
-        b: x,
-        bias: bias.map(|b| (b, BiasAlong::Rows)),
-        out: &out,
+    launch_window_gemm(
+        Mode::Conv,
+        window_params(
+            (co, (batch * ho * wo), (ci * kh * kw)),
+            ci,
+            (h, wd),
+            co,
+            (ho, wo),
+            (kh, kw),
+            g,
+        ),
+        (w, x, bias),
+        &out,
         kernel,
-    }
-    .launch();
+    );
     out
 }
 
@@ -139,12 +192,7 @@ fn transposed_raw(
     out_w: usize,
     kernel: GemmKernel,
 ) -> Tensor {
-    let [batch, ic, h, wd] = dims4(x, "transposed convolution input");
-    let [ic_w, oc, kh, kw] = dims4(w, "transposed convolution weight");
-    assert_eq!(
-        ic, ic_w,
-        "transposed convolution: input has {ic} channels, weight expects {ic_w}"
-    );
+    let ([batch, ic, h, wd], [_, oc, kh, kw]) = conv_operands(x, w, "transposed convolution", 0);
     let out = Tensor::uninit(x.gpu(), &[batch, oc, out_h, out_w]);
     let s = g.stride;
     for class_y in 0..s.min(out_h) {
@@ -153,25 +201,11 @@ fn transposed_raw(
             let (tap0_x, tap_step_x, taps_x, shift_x, src_step_x) = class_taps(class_x, g, kw);
             let grid_h = (out_h - class_y).div_ceil(s);
             let grid_w = (out_w - class_x).div_ceil(s);
-            Gemm {
-                mode: Mode::Transposed,
-                params: GemmParams {
-                    m: oc as u32,
-                    n: (batch * grid_h * grid_w) as u32,
-                    k: ic as u32 * taps_y * taps_x,
-                    src_h: h as i32,
-                    src_w: wd as i32,
-                    src_image: (ic * h * wd) as u32,
-                    dst_w: out_w as u32,
-                    dst_image: (oc * out_h * out_w) as u32,
-                    dst_channel: (out_h * out_w) as u32,
+            launch_window_gemm(
+                Mode::Transposed,
+                GemmParams {
                     grid_h: grid_h as u32,
                     grid_w: grid_w as u32,
-                    kh: kh as u32,
-                    kw: kw as u32,
-                    stride: s as i32,
-                    pad: g.padding as i32,
-                    dilation: g.dilation as i32,
                     out_c: oc as u32,
                     class_y: class_y as u32,
                     class_x: class_x as u32,
@@ -185,16 +219,20 @@ fn transposed_raw(
                     shift_x,
                     src_step_y,
                     src_step_x,
-                    ..GemmParams::default()
+                    ..window_params(
+                        (oc, batch * grid_h * grid_w, ic * (taps_y * taps_x) as usize),
+                        ic,
+                        (h, wd),
+                        oc,
+                        (out_h, out_w),
+                        (kh, kw),
+                        g,
+                    )
                 },
-                batch: 1,
-                a: w,
-                b: x,
-                bias: bias.map(|b| (b, BiasAlong::Rows)),
-                out: &out,
+                (w, x, bias),
+                &out,
                 kernel,
-            }
-            .launch();
+            );
         }
     }
     out
@@ -213,35 +251,28 @@ fn weight_grad_raw(
     let [batch, co, ho, wo] = dims4(dy, "output gradient");
     let [_, ci, h, wd] = dims4(x, "input");
     let out = Tensor::uninit(x.gpu(), &[co, ci, kh, kw]);
-    Gemm {
-        mode: Mode::WeightGrad,
-        params: GemmParams {
-            m: co as u32,
-            n: (ci * kh * kw) as u32,
-            k: (batch * ho * wo) as u32,
-            src_h: h as i32,
-            src_w: wd as i32,
-            src_image: (ci * h * wd) as u32,
-            dst_image: (co * ho * wo) as u32,
-            dst_channel: (ho * wo) as u32,
-            grid_h: ho as u32,
-            grid_w: wo as u32,
-            kh: kh as u32,
-            kw: kw as u32,
-            stride: g.stride as i32,
-            pad: g.padding as i32,
-            dilation: g.dilation as i32,
-            ..GemmParams::default()
-        },
-        batch: 1,
-        a: dy,
-        b: x,
-        bias: None,
-        out: &out,
+    launch_window_gemm(
+        Mode::WeightGrad,
+        window_params(
+            (co, (ci * kh * kw), (batch * ho * wo)),
+            ci,
+            (h, wd),
+            co,
+            (ho, wo),
+            (kh, kw),
+            g,
+        ),
+        (dy, x, None),
+        &out,
         kernel,
-    }
-    .launch();
+    );
     out
+}
+
+/// The gradient of a per-channel bias, when the layer has one and it is wanted.
+fn bias_grad(dy: &Tensor, needs: &[bool]) -> Option<Tensor> {
+    let wanted = needs.get(2).copied().unwrap_or(false);
+    wanted.then(|| dy.sum_axes(&[0, 2, 3]))
 }
 
 impl Tensor {
@@ -265,17 +296,9 @@ impl Tensor {
         let backward = move |dy: &Tensor, needs: &[bool]| {
             let dx = needs[0].then(|| transposed_raw(dy, &w, None, g, h, wd, kernel));
             let dw = needs[1].then(|| weight_grad_raw(dy, &x, kh, kw, g, kernel));
-            let db = needs
-                .get(2)
-                .copied()
-                .unwrap_or(false)
-                .then(|| dy.sum_axes(&[0, 2, 3]));
-            vec![dx, dw, db]
+            vec![dx, dw, bias_grad(dy, needs)]
         };
-        match bias {
-            Some(b) => record(&[self, weight, b], out, Box::new(backward)),
-            None => record(&[self, weight], out, Box::new(backward)),
-        }
+        record_layer(self, weight, bias, out, Box::new(backward))
     }
 
     /// PyTorch's conv_transpose2d: self [B, Ci, H, W], weight [Ci, Co, kh, kw], bias [Co].
@@ -318,16 +341,8 @@ impl Tensor {
             // [Ci, Co, kh, kw] = [out channels, in channels] of that convolution.
             let dx = needs[0].then(|| conv_raw(dy, &w, None, g, kernel));
             let dw = needs[1].then(|| weight_grad_raw(&x, dy, kh, kw, g, kernel));
-            let db = needs
-                .get(2)
-                .copied()
-                .unwrap_or(false)
-                .then(|| dy.sum_axes(&[0, 2, 3]));
-            vec![dx, dw, db]
+            vec![dx, dw, bias_grad(dy, needs)]
         };
-        match bias {
-            Some(b) => record(&[self, weight, b], out, Box::new(backward)),
-            None => record(&[self, weight], out, Box::new(backward)),
-        }
+        record_layer(self, weight, bias, out, Box::new(backward))
     }
 }

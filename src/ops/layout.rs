@@ -223,3 +223,62 @@ impl Tensor {
         record(&[self], out, Box::new(backward))
     }
 }
+
+/// Row indices as the f32 tensor the row kernels read (exact below 2^24 rows).
+fn row_index(gpu: &std::sync::Arc<crate::gpu::Gpu>, rows: &[usize], table_rows: usize) -> Tensor {
+    assert!(
+        rows.iter().all(|&r| r < table_rows),
+        "a row index is past the {table_rows} rows"
+    );
+    let values: Vec<f32> = rows.iter().map(|&r| r as f32).collect();
+    Tensor::from_slice(gpu, &values, &[rows.len()])
+}
+
+impl Tensor {
+    /// Rows `rows` of a [R, D] table as [len, D] (not differentiable; see GLO for how the
+    /// latents' gradients are taken).
+    pub fn gather_rows(&self, rows: &[usize]) -> Tensor {
+        let [n, d] = *self.dims() else {
+            panic!("gather_rows of a {} tensor", self.shape())
+        };
+        let out = Tensor::uninit(self.gpu(), &[rows.len(), d]);
+        let index = row_index(self.gpu(), rows, n);
+        let gpu = self.gpu();
+        gpu.dispatch(
+            &Kernel::new(&BLOCK, "gather_rows"),
+            &[self.buffer(), out.buffer(), index.buffer()],
+            &[rows.len() as u32, d as u32, 0, 0, 0, 0],
+            gpu.linear_grid(((rows.len() * d) as u64).div_ceil(256)),
+        );
+        out
+    }
+
+    /// Overwrites rows `rows` of this [R, D] table with the rows of `values` [len, D], in
+    /// queue order. The rows must be distinct: two writes to one row would race.
+    pub fn scatter_rows(&self, rows: &[usize], values: &Tensor) {
+        let [n, d] = *self.dims() else {
+            panic!("scatter_rows into a {} tensor", self.shape())
+        };
+        assert_eq!(
+            values.dims(),
+            &[rows.len(), d],
+            "scatter_rows of {} into {}",
+            values.shape(),
+            self.shape()
+        );
+        let mut sorted = rows.to_vec();
+        sorted.sort_unstable();
+        assert!(
+            sorted.windows(2).all(|pair| pair[0] != pair[1]),
+            "scatter_rows: a row is written twice"
+        );
+        let index = row_index(self.gpu(), rows, n);
+        let gpu = self.gpu();
+        gpu.dispatch(
+            &Kernel::new(&BLOCK, "scatter_rows"),
+            &[values.buffer(), self.buffer(), index.buffer()],
+            &[rows.len() as u32, d as u32, 0, 0, 0, 0],
+            gpu.linear_grid(((rows.len() * d) as u64).div_ceil(256)),
+        );
+    }
+}

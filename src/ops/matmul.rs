@@ -1,6 +1,6 @@
 //! Batched matrix product with optional transposes (MODE 0 of shaders/gemm_*.wgsl).
 
-use crate::autograd::record;
+use crate::autograd::{record, record_layer};
 use crate::ops::gemm::{BiasAlong, Gemm, GemmKernel, GemmParams, Mode};
 use crate::tensor::Tensor;
 
@@ -173,9 +173,6 @@ impl Tensor {
                 .then(|| dy.sum_axes(&[0]));
             vec![dx, dw, db]
         };
-        match bias {
-            Some(b) => record(&[self, weight, b], out, Box::new(backward)),
-            None => record(&[self, weight], out, Box::new(backward)),
-        }
+        record_layer(self, weight, bias, out, Box::new(backward))
     }
 }

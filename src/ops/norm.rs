@@ -12,6 +12,12 @@ pub struct RunningStats<'a> {
     pub var: &'a Tensor,
 }
 
+impl<'a> RunningStats<'a> {
+    pub fn new(mean: &'a Tensor, var: &'a Tensor) -> Self {
+        RunningStats { mean, var }
+    }
+}
+
 /// (N, C, S) of an [N, C] or [N, C, H, W] tensor.
 fn ncs(x: &Tensor) -> (usize, usize, usize) {
     match *x.dims() {

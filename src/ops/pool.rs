@@ -1,9 +1,9 @@
 //! Average pooling (fixed and adaptive windows) and resizing (nearest, bilinear) of NCHW
-//! tensors: shaders/pool.wgsl and shaders/resample.wgsl.
+//! tensors: shaders/planes.wgsl.
 
 use crate::autograd::record;
-use crate::gpu::{Kernel, Shader};
-use crate::ops::shaders::{POOL, RESAMPLE};
+use crate::gpu::Kernel;
+use crate::ops::shaders::PLANES;
 use crate::tensor::Tensor;
 
 fn nchw(x: &Tensor, what: &str) -> [usize; 4] {
@@ -13,19 +13,26 @@ fn nchw(x: &Tensor, what: &str) -> [usize; 4] {
     }
 }
 
-/// One plane-wise op: `forward` maps [N, C, H, W] to [N, C, out_h, out_w]; `grad` maps dy
-/// back. Both kernels take (planes, in_h, in_w, out_h, out_w, extra...).
+/// The per-axis weights of shaders/planes.wgsl (its MODE).
+#[derive(Clone, Copy)]
+enum Weights {
+    FixedWindows = 0,
+    AdaptiveWindows = 1,
+    Nearest = 2,
+    Bilinear = 3,
+}
+
+/// One plane map: [N, C, H, W] to [N, C, out_h, out_w] with `weights` (kernel and stride for
+/// fixed windows), differentiable.
 struct PlaneOp {
-    shader: &'static Shader,
-    forward: &'static str,
-    grad: &'static str,
-    constants: [(&'static str, f64); 1],
+    weights: Weights,
     extra: [u32; 2],
 }
 
 impl PlaneOp {
     fn run(&self, x: &Tensor, out_h: usize, out_w: usize) -> Tensor {
-        let [n, c, h, w] = nchw(x, self.forward);
+        let [n, c, h, w] = nchw(x, "pooling and resizing");
+        let constants = [("MODE", f64::from(self.weights as u32))];
         let words = [
             (n * c) as u32,
             h as u32,
@@ -38,16 +45,15 @@ impl PlaneOp {
         let out = Tensor::uninit(x.gpu(), &[n, c, out_h, out_w]);
         let gpu = x.gpu();
         gpu.dispatch(
-            &Kernel::new(self.shader, self.forward).with(&self.constants),
+            &Kernel::new(&PLANES, "plane_map").with(&constants),
             &[x.buffer(), out.buffer()],
             &words,
             gpu.linear_grid((out.numel() as u64).div_ceil(256)),
         );
-        let (shader, grad, constants) = (self.shader, self.grad, self.constants);
         let backward = move |dy: &Tensor, _: &[bool]| {
             let dx = Tensor::uninit(dy.gpu(), &[n, c, h, w]);
             dy.gpu().dispatch(
-                &Kernel::new(shader, grad).with(&constants),
+                &Kernel::new(&PLANES, "plane_map_grad").with(&constants),
                 &[dy.buffer(), dx.buffer()],
                 &words,
                 dy.gpu().linear_grid((dx.numel() as u64).div_ceil(256)),
@@ -68,10 +74,7 @@ impl Tensor {
             self.shape()
         );
         let op = PlaneOp {
-            shader: &POOL,
-            forward: "avg_pool",
-            grad: "avg_pool_grad",
-            constants: [("ADAPTIVE", 0.0)],
+            weights: Weights::FixedWindows,
             extra: [kernel as u32, stride as u32],
         };
         op.run(self, (h - kernel) / stride + 1, (w - kernel) / stride + 1)
@@ -84,10 +87,7 @@ impl Tensor {
             "adaptive_avg_pool2d to an empty size"
         );
         let op = PlaneOp {
-            shader: &POOL,
-            forward: "avg_pool",
-            grad: "avg_pool_grad",
-            constants: [("ADAPTIVE", 1.0)],
+            weights: Weights::AdaptiveWindows,
             extra: [0, 0],
         };
         op.run(self, out_h, out_w)
@@ -106,10 +106,11 @@ impl Tensor {
     fn resample(&self, out_h: usize, out_w: usize, bilinear: bool) -> Tensor {
         assert!(out_h > 0 && out_w > 0, "resize to an empty size");
         let op = PlaneOp {
-            shader: &RESAMPLE,
-            forward: "resample",
-            grad: "resample_grad",
-            constants: [("BILINEAR", f64::from(u8::from(bilinear)))],
+            weights: if bilinear {
+                Weights::Bilinear
+            } else {
+                Weights::Nearest
+            },
             extra: [0, 0],
         };
         op.run(self, out_h, out_w)

@@ -76,6 +76,11 @@ pub struct Adam {
 }
 
 impl Adam {
+    /// Adam over one group of parameters sharing a learning rate.
+    pub fn single(params: Vec<(String, Tensor)>, lr: f32, beta1: f32, beta2: f32) -> Adam {
+        Adam::new(vec![ParamGroup { params, lr }], beta1, beta2)
+    }
+
     pub fn new(groups: Vec<ParamGroup>, beta1: f32, beta2: f32) -> Adam {
         Adam {
             groups,
@@ -185,15 +190,19 @@ impl Sgd {
 }
 
 /// Adam on a table of rows (one latent per training image) where a step touches only the
-/// rows in the batch, as torch.optim.SparseAdam: moments of other rows stay as they are, and
-/// the bias correction counts steps of the table.
+/// rows in the batch: other rows and their moments stay as they are (as
+/// torch.optim.SparseAdam), and each row's bias correction counts that row's own updates, so a
+/// latent seen once an epoch is corrected as a fresh Adam rather than by the table's step.
 pub struct RowAdam {
     pub table: Tensor,
     pub lr: f32,
     pub beta1: f32,
     pub beta2: f32,
     pub eps: f32,
+    /// Steps taken (any rows).
     pub step: u64,
+    /// Updates of each row so far.
+    pub row_steps: Vec<u32>,
     pub exp_avg: Tensor,
     pub exp_avg_sq: Tensor,
 }
@@ -203,6 +212,7 @@ impl RowAdam {
         RowAdam {
             exp_avg: table.zeros_like(),
             exp_avg_sq: table.zeros_like(),
+            row_steps: vec![0; table.dims()[0]],
             table,
             lr,
             beta1,
@@ -210,6 +220,16 @@ impl RowAdam {
             eps: 1e-8,
             step: 0,
         }
+    }
+
+    /// The per-row update counts as a tensor (for checkpoints) and back.
+    pub fn row_steps_tensor(&self) -> Tensor {
+        let v: Vec<f32> = self.row_steps.iter().map(|&c| c as f32).collect();
+        Tensor::from_slice(self.table.gpu(), &v, &[v.len()])
+    }
+
+    pub fn set_row_steps(&mut self, counts: &Tensor) {
+        self.row_steps = counts.to_vec().into_iter().map(|c| c as u32).collect();
     }
 
     /// Updates rows `rows[b]` of the table with `grad[b]` ([batch, dim]); rows must be
@@ -231,9 +251,12 @@ impl RowAdam {
             "row index past the table"
         );
         self.step += 1;
-        let t = self.step as i32;
-        let index: Vec<f32> = rows.iter().map(|&r| r as f32).collect();
-        let index = Tensor::from_slice(self.table.gpu(), &index, &[rows.len()]);
+        let mut index = Vec::with_capacity(2 * rows.len());
+        for &r in rows {
+            self.row_steps[r] += 1;
+            index.extend([r as f32, self.row_steps[r] as f32]);
+        }
+        let index = Tensor::from_slice(self.table.gpu(), &index, &[rows.len(), 2]);
         let p = StepParams {
             n: grad.numel(),
             dim,
@@ -241,8 +264,6 @@ impl RowAdam {
             beta1: self.beta1,
             beta2: self.beta2,
             eps: self.eps,
-            bias1: 1.0 - self.beta1.powi(t),
-            bias2_sqrt: (1.0 - self.beta2.powi(t)).sqrt(),
             ..StepParams::default()
         };
         launch(

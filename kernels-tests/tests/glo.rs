@@ -1,0 +1,146 @@
+//! GLO end to end on a slice of the embedded digits: the loss falls, latents stay on the
+//! sphere, a resumed run continues bit for bit; and the latent-space helpers.
+
+use kernels_tests::{gpu, temp_dir};
+use pegasus::data::Dataset;
+use pegasus::latent::{GaussianFit, Path, between, interpolate, on_sphere, swap_blocks};
+use pegasus::models::generator::GeneratorConfig;
+use pegasus::models::glo::{Glo, GloConfig, LatentInit, Reconstruction};
+use pegasus::{Rng, Tensor};
+
+fn digits(n: usize) -> Dataset {
+    let all = Dataset::embedded().unwrap();
+    // Every 40th image: all ten digits in a small set.
+    all.select(&(0..n).map(|i| i * 40).collect::<Vec<_>>())
+}
+
+fn config(images: usize, steps: usize) -> GloConfig {
+    GloConfig {
+        generator: GeneratorConfig {
+            image_size: 28,
+            channels: 1,
+            nz: 16,
+            ngf: 8,
+        },
+        images,
+        batch: 32,
+        steps,
+        lr_generator: 2e-3,
+        lr_latent: 3e-2,
+        loss: Reconstruction::Laplacian,
+        levels: 3,
+        lap_weights: None,
+        init: LatentInit::Pca,
+        seed: 11,
+    }
+}
+
+fn norms(t: &Tensor) -> Vec<f32> {
+    t.square().sum_axes(&[1]).sqrt().to_vec()
+}
+
+#[test]
+fn a_tiny_glo_learns_and_keeps_its_latents_on_the_sphere() {
+    let gpu = gpu();
+    let set = digits(128);
+    let mut glo = Glo::new(&gpu, &set, config(set.len(), 60)).unwrap();
+    assert!(
+        norms(&glo.latents).iter().all(|n| (n - 1.0).abs() < 1e-5),
+        "PCA latents start on the sphere"
+    );
+    let mut losses = Vec::new();
+    for _ in 0..60 {
+        losses.push(glo.train_step(&set).item());
+    }
+    let first: f32 = losses[..4].iter().sum::<f32>() / 4.0;
+    let last: f32 = losses[56..].iter().sum::<f32>() / 4.0;
+    // 60 steps (15 epochs of 4 batches) take the Laplacian loss well under half its start.
+    assert!(last < 0.5 * first, "Laplacian loss {first} -> {last}");
+    assert!(
+        norms(&glo.latents).iter().all(|n| (n - 1.0).abs() < 1e-5),
+        "every latent is back on the sphere"
+    );
+    assert!(glo.reconstruction_psnr(&set, 64) > 12.0);
+}
+
+#[test]
+fn resuming_from_a_checkpoint_continues_exactly() {
+    let gpu = gpu();
+    let set = digits(96);
+    let dir = temp_dir("glo-resume");
+    let path = dir.join("checkpoint.safetensors");
+    let mut straight = Glo::new(&gpu, &set, config(set.len(), 20)).unwrap();
+    for _ in 0..8 {
+        straight.train_step(&set);
+    }
+    straight.save(&path).unwrap();
+    for _ in 0..8 {
+        straight.train_step(&set);
+    }
+    let mut resumed = Glo::load(&gpu, config(set.len(), 20), &path).unwrap();
+    assert_eq!(resumed.step, 8);
+    for _ in 0..8 {
+        resumed.train_step(&set);
+    }
+    let bits = |t: &Tensor| t.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&straight.latents), bits(&resumed.latents), "latents");
+    for ((name, a), (_, b)) in straight.state().iter().zip(resumed.state().iter()) {
+        assert_eq!(bits(a), bits(b), "{name}");
+    }
+}
+
+#[test]
+fn interpolation_paths_and_block_swaps() {
+    let a = on_sphere(&[1.0, 0.0, 0.0, 0.0]);
+    let b = on_sphere(&[0.0, 1.0, 0.0, 0.0]);
+    let path = interpolate(&a, &b, 5, Path::Spherical);
+    assert_eq!(path.len(), 5);
+    assert_eq!(path[0], a);
+    assert!(path[4].iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-6));
+    for z in &path {
+        let n: f32 = z.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((n - 1.0).abs() < 1e-5, "slerp stays on the sphere");
+    }
+    let mid = between(&a, &b, 0.5, Path::Spherical);
+    assert!((mid[0] - mid[1]).abs() < 1e-6 && (mid[0] - 0.5f32.sqrt()).abs() < 1e-6);
+    let mix = between(&a, &b, 0.35, Path::Linear);
+    assert!((mix[0] - 0.65).abs() < 1e-6 && (mix[1] - 0.35).abs() < 1e-6);
+    let swaps = swap_blocks(&[1.0; 6], &[2.0; 6], 3);
+    assert_eq!(
+        swaps,
+        vec![
+            vec![2.0, 2.0, 1.0, 1.0, 1.0, 1.0],
+            vec![1.0, 1.0, 2.0, 2.0, 1.0, 1.0],
+            vec![1.0, 1.0, 1.0, 1.0, 2.0, 2.0]
+        ]
+    );
+}
+
+#[test]
+fn gaussian_fit_reproduces_the_latent_statistics() {
+    let gpu = gpu();
+    // Correlated 3-D latents: x, x + small noise, independent.
+    let raw = Rng::new(5).normal(&gpu, &[4000, 3], 0.0, 1.0).to_vec();
+    let rows: Vec<f32> = raw
+        .chunks(3)
+        .flat_map(|r| [r[0] + 2.0, r[0] + 0.1 * r[1], 0.5 * r[2]])
+        .collect();
+    let fit = GaussianFit::fit(&Tensor::from_slice(&gpu, &rows, &[4000, 3]));
+    assert!((fit.mean[0] - 2.0).abs() < 0.06 && fit.mean[2].abs() < 0.03);
+    // L L^T reproduces the covariance: var x = 1, cov(x, y) = 1, var z = 0.25.
+    let c = |i: usize, j: usize| {
+        (0..3)
+            .map(|k| fit.chol[i * 3 + k] * fit.chol[j * 3 + k])
+            .sum::<f64>()
+    };
+    assert!(
+        (c(0, 0) - 1.0).abs() < 0.08
+            && (c(0, 1) - 1.0).abs() < 0.08
+            && (c(2, 2) - 0.25).abs() < 0.02
+    );
+    let samples = fit.sample(&gpu, 100, &mut Rng::new(1));
+    assert!(
+        norms(&samples).iter().all(|n| (n - 1.0).abs() < 1e-5),
+        "samples are projected onto the sphere"
+    );
+}

@@ -1,0 +1,414 @@
+//! Exploring a trained GLO run: `pegasus sample`, `pegasus interpolate`, `pegasus hybrid`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+
+use super::train::RunConfig;
+use crate::data::Dataset;
+use crate::gpu::Gpu;
+use crate::io::image::Grid;
+use crate::latent::{GaussianFit, Path as LatentPath, encode, interpolate, on_sphere, swap_blocks};
+use crate::models::glo::Glo;
+use crate::ops::Rng;
+use crate::tensor::Tensor;
+
+/// A trained run: its settings and model.
+struct Loaded {
+    dir: PathBuf,
+    config: RunConfig,
+    glo: Glo,
+}
+
+fn load_run(gpu: &Arc<Gpu>, dir: &Path) -> anyhow::Result<Loaded> {
+    let config = RunConfig::read(dir)?;
+    let checkpoint = dir.join("checkpoint.safetensors");
+    anyhow::ensure!(
+        checkpoint.is_file(),
+        "{} has no checkpoint yet; train it first",
+        dir.display()
+    );
+    let glo = Glo::load(gpu, config.glo.clone(), &checkpoint)?;
+    Ok(Loaded {
+        dir: dir.to_path_buf(),
+        config,
+        glo,
+    })
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Fits a full-covariance Gaussian to the run's latents (as the GLO paper), draws from it,
+projects the draws onto the unit sphere and generates.
+
+Example:\n  pegasus sample --run runs/glo --n 64"
+)]
+pub struct SampleArgs {
+    /// Run folder (runs/NAME).
+    #[arg(long)]
+    run: PathBuf,
+    #[arg(long, default_value_t = 64)]
+    n: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output PNG (default: RUN/sample_SEED.png).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn sample(gpu: &Arc<Gpu>, args: &SampleArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=4096).contains(&args.n),
+        "--n {}: give 1 to 4096",
+        args.n
+    );
+    let run = load_run(gpu, &args.run)?;
+    let fit = GaussianFit::fit(&run.glo.latents);
+    let images = run
+        .glo
+        .generate(&fit.sample(gpu, args.n, &mut Rng::new(args.seed)));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| run.dir.join(format!("sample_{}.png", args.seed)));
+    Grid::from_tensor(&images, (args.n as f64).sqrt().ceil() as usize).save(&out)?;
+    println!("{} samples: {}", args.n, out.display());
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// Straight line between the latents, projected onto the sphere.
+    Lerp,
+    /// Along the great circle of the sphere.
+    Slerp,
+    /// Row k: the first latent with its k-th block of dimensions from the second.
+    Swap,
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "A and B are training-image indices (as in the run's data selection) or image files;
+a file is encoded by optimising a latent with the generator frozen.
+
+Examples:
+  pegasus interpolate --run runs/glo --from 3 --to 4010 --steps 10
+  pegasus interpolate --run runs/glo --from 3 --to 4010 --weights 0.65
+  pegasus interpolate --run runs/glo --from 3 --to 4010 --mode swap --blocks 8
+  pegasus interpolate --run runs/glo --from horse.png --to bird.png --mode slerp"
+)]
+pub struct InterpolateArgs {
+    #[arg(long)]
+    run: PathBuf,
+    /// Training-image index or image file.
+    #[arg(long)]
+    from: String,
+    #[arg(long)]
+    to: String,
+    /// Frames from A to B, both included.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    #[arg(long, value_enum, default_value_t = Mode::Slerp)]
+    mode: Mode,
+    /// Instead of a path: mixes w A + (1 - w) B for each weight given (e.g. 0.65 for seed
+    /// 001's 65:35 hybrid), shown between A and B.
+    #[arg(long, value_delimiter = ',')]
+    weights: Vec<f32>,
+    /// Blocks of dimensions for --mode swap.
+    #[arg(long, default_value_t = 8)]
+    blocks: usize,
+    /// Optimisation steps to encode an image file.
+    #[arg(long, default_value_t = 300)]
+    encode_steps: usize,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// The latent for `spec`: a training index, or an image file encoded through the generator.
+fn latent_for(
+    gpu: &Arc<Gpu>,
+    run: &Loaded,
+    spec: &str,
+    encode_steps: usize,
+) -> anyhow::Result<Vec<f32>> {
+    let images = run.glo.config.images;
+    if let Ok(i) = spec.parse::<usize>() {
+        anyhow::ensure!(
+            i < images,
+            "training image {i} does not exist: the run has images 0..{}",
+            images - 1
+        );
+        return Ok(run.glo.latents.gather_rows(&[i]).to_vec());
+    }
+    let path = Path::new(spec);
+    anyhow::ensure!(
+        path.is_file(),
+        "`{spec}` is neither a training-image index nor an image file"
+    );
+    let g = run.glo.config.generator;
+    let folder = tempdir_with(path)?;
+    let mut set = Dataset::load(&crate::data::Source::Folder(folder.clone()))?;
+    let _ = std::fs::remove_dir_all(&folder);
+    if g.channels == 1 {
+        set = set.greyscale();
+    }
+    anyhow::ensure!(
+        set.channels == g.channels,
+        "{spec} has {} channels, the model {}",
+        set.channels,
+        g.channels
+    );
+    let set = set.resized(g.image_size, g.image_size);
+    let target = set.batch(gpu, &[0]);
+    // Start from the training latent whose image is closest, then refine.
+    let start = nearest_latent(run, &target);
+    Ok(encode(
+        &run.glo.generator,
+        &target,
+        &start,
+        encode_steps,
+        run.glo.config.levels,
+    )
+    .to_vec())
+}
+
+/// A temporary folder holding only `file` (so the folder reader decodes and checks it).
+fn tempdir_with(file: &Path) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("pegasus-encode-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let name = file.file_name().context("an image file name")?;
+    std::fs::copy(file, dir.join(name))
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(dir)
+}
+
+/// The training latent whose reconstruction is nearest `target` [1, C, H, W] (L2), among an
+/// even spread of at most 512 training images.
+fn nearest_latent(run: &Loaded, target: &Tensor) -> Tensor {
+    let idx = crate::models::glo::spread(run.glo.config.images, 512);
+    let z = run.glo.latents.gather_rows(&idx);
+    let images = run.glo.generate(&z);
+    let n = idx.len();
+    let flat = images.reshape(&[n, images.numel() / n]);
+    let t = target.reshape(&[1, target.numel()]);
+    let best = flat
+        .pairwise_sq_distances(&t)
+        .reshape(&[1, n])
+        .argmin_rows()
+        .to_vec()[0] as usize;
+    z.narrow(0, best, 1)
+}
+
+pub fn interpolate_cmd(gpu: &Arc<Gpu>, args: &InterpolateArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (2..=64).contains(&args.steps),
+        "--steps {}: give 2 to 64",
+        args.steps
+    );
+    anyhow::ensure!(
+        args.weights.iter().all(|w| (0.0..=1.0).contains(w)),
+        "--weights must lie in 0..1"
+    );
+    let run = load_run(gpu, &args.run)?;
+    let a = latent_for(gpu, &run, &args.from, args.encode_steps)?;
+    let b = latent_for(gpu, &run, &args.to, args.encode_steps)?;
+    let nz = a.len();
+    let (rows, columns, what): (Vec<Vec<f32>>, usize, String) = if !args.weights.is_empty() {
+        let mut rows = vec![a.clone()];
+        for &w in &args.weights {
+            rows.push(on_sphere(&crate::latent::between(
+                &b,
+                &a,
+                w,
+                LatentPath::Linear,
+            )));
+        }
+        rows.push(b.clone());
+        let n = rows.len();
+        (
+            rows,
+            n,
+            format!("mixes {:?} of A and B, between A and B", args.weights),
+        )
+    } else {
+        match args.mode {
+            Mode::Swap => {
+                let mut rows = vec![a.clone()];
+                rows.extend(swap_blocks(&a, &b, args.blocks));
+                rows.push(b.clone());
+                let n = rows.len();
+                (
+                    rows,
+                    n,
+                    format!(
+                        "A, A with each of {} blocks of dimensions from B, B",
+                        args.blocks.clamp(1, nz)
+                    ),
+                )
+            }
+            Mode::Lerp => {
+                let rows = interpolate(&a, &b, args.steps, LatentPath::Linear)
+                    .iter()
+                    .map(|z| on_sphere(z))
+                    .collect();
+                (rows, args.steps, format!("{} frames, linear", args.steps))
+            }
+            Mode::Slerp => (
+                interpolate(&a, &b, args.steps, LatentPath::Spherical),
+                args.steps,
+                format!("{} frames, spherical", args.steps),
+            ),
+        }
+    };
+    let flat: Vec<f32> = rows.concat();
+    let images = run
+        .glo
+        .generate(&Tensor::from_slice(gpu, &flat, &[rows.len(), nz]));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| run.dir.join("interpolate.png"));
+    Grid::from_tensor(&images, columns).save(&out)?;
+    println!("{what}: {}", out.display());
+    Ok(())
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Looks for hybrids of two classes (a Pegasus from horses and birds). Candidates are the
+images of each class whose latents lie nearest that class's mean latent (its most typical
+members); every pair of candidates is mixed at each weight and projected onto the sphere.
+Criterion: a mix z scores min(cos(z, mean A), cos(z, mean B)), its cosine similarity to the
+farther of the two class means, so the best hybrids are close to both classes at once.
+
+Examples:
+  pegasus hybrid --run runs/glo --a 1 --b 7
+  pegasus hybrid --run runs/stl --a horse --b bird --candidates 12 --weights 0.35,0.5,0.65"
+)]
+pub struct HybridArgs {
+    #[arg(long)]
+    run: PathBuf,
+    /// First class (a name from the run's data).
+    #[arg(long)]
+    a: String,
+    /// Second class.
+    #[arg(long)]
+    b: String,
+    /// Typical images taken from each class.
+    #[arg(long, default_value_t = 8)]
+    candidates: usize,
+    #[arg(long, value_delimiter = ',', default_value = "0.35,0.5,0.65")]
+    weights: Vec<f32>,
+    /// Hybrids shown.
+    #[arg(long, default_value_t = 16)]
+    top: usize,
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn class_members(set: &Dataset, name: &str) -> anyhow::Result<Vec<usize>> {
+    let labels = set
+        .labels
+        .as_ref()
+        .with_context(|| format!("{} has no classes", set.name))?;
+    let id = set
+        .class_names
+        .iter()
+        .position(|n| n.eq_ignore_ascii_case(name))
+        .with_context(|| {
+            format!(
+                "{} has no class `{name}`; its classes are: {}",
+                set.name,
+                set.class_names.join(", ")
+            )
+        })?;
+    let members: Vec<usize> = (0..set.len())
+        .filter(|&i| usize::from(labels[i]) == id)
+        .collect();
+    anyhow::ensure!(!members.is_empty(), "the run's images have no `{name}`");
+    Ok(members)
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    dot / (a.iter().map(|x| x * x).sum::<f32>().sqrt()
+        * b.iter().map(|x| x * x).sum::<f32>().sqrt())
+    .max(1e-12)
+}
+
+pub fn hybrid(gpu: &Arc<Gpu>, args: &HybridArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !args.weights.is_empty() && args.weights.iter().all(|w| (0.0..=1.0).contains(w)),
+        "--weights must lie in 0..1"
+    );
+    let run = load_run(gpu, &args.run)?;
+    let set = run.config.data.load()?;
+    anyhow::ensure!(
+        set.len() == run.glo.config.images,
+        "the run's data selection now gives {} images, it was trained on {}",
+        set.len(),
+        run.glo.config.images
+    );
+    let nz = run.glo.config.generator.nz;
+    // (members, their latents, class mean) of one class.
+    let class = |name: &str| -> anyhow::Result<(Vec<usize>, Vec<f32>, Vec<f32>)> {
+        let members = class_members(&set, name)?;
+        let z = run.glo.latents.gather_rows(&members).to_vec();
+        let mut mean = vec![0f32; nz];
+        for row in z.chunks(nz) {
+            mean.iter_mut()
+                .zip(row)
+                .for_each(|(m, v)| *m += v / members.len() as f32);
+        }
+        Ok((members, z, on_sphere(&mean)))
+    };
+    let (ma, za, mean_a) = class(&args.a)?;
+    let (mb, zb, mean_b) = class(&args.b)?;
+    let typical = |z: &[f32], mean: &[f32]| -> Vec<usize> {
+        let mut order: Vec<usize> = (0..z.len() / nz).collect();
+        order.sort_by(|&i, &j| {
+            cosine(&z[j * nz..(j + 1) * nz], mean)
+                .total_cmp(&cosine(&z[i * nz..(i + 1) * nz], mean))
+        });
+        order.truncate(args.candidates.max(1));
+        order
+    };
+    let mut scored: Vec<(f32, usize, usize, f32, Vec<f32>)> = Vec::new();
+    for &i in &typical(&za, &mean_a) {
+        for &j in &typical(&zb, &mean_b) {
+            for &w in &args.weights {
+                let z = on_sphere(&crate::latent::between(
+                    &zb[j * nz..(j + 1) * nz],
+                    &za[i * nz..(i + 1) * nz],
+                    w,
+                    LatentPath::Linear,
+                ));
+                let score = cosine(&z, &mean_a).min(cosine(&z, &mean_b));
+                scored.push((score, ma[i], mb[j], w, z));
+            }
+        }
+    }
+    scored.sort_by(|x, y| y.0.total_cmp(&x.0));
+    scored.truncate(args.top.max(1));
+    let flat: Vec<f32> = scored.iter().flat_map(|s| s.4.clone()).collect();
+    let images = run
+        .glo
+        .generate(&Tensor::from_slice(gpu, &flat, &[scored.len(), nz]));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| run.dir.join(format!("hybrids_{}_{}.png", args.a, args.b)));
+    Grid::from_tensor(&images, 8).save(&out)?;
+    println!(
+        "rank  score   {:>6} {:>6} weight of {}",
+        args.a, args.b, args.a
+    );
+    for (k, (score, i, j, w, _)) in scored.iter().enumerate() {
+        println!("{:>4}  {score:.3}  {i:>6} {j:>6} {w:.2}", k + 1);
+    }
+    println!("hybrids: {}", out.display());
+    Ok(())
+}
