@@ -69,11 +69,18 @@ pub struct ClusterFile {
 impl DataSelection {
     /// Loads and filters the images this selection names.
     pub fn load(&self) -> anyhow::Result<Dataset> {
+        Ok(self.load_with_clusters()?.0)
+    }
+
+    /// The selected images and, when the selection goes through a clusters.json, the cluster
+    /// of each of them.
+    pub fn load_with_clusters(&self) -> anyhow::Result<(Dataset, Option<Vec<usize>>)> {
         let source = Source::parse(&self.data)?;
         let mut set = Dataset::load(&source)?;
         if !self.classes.is_empty() {
             set = set.filter_classes(&self.classes)?;
         }
+        let mut cluster_of = None;
         if let Some(path) = &self.clusters {
             let file: ClusterFile = serde_json::from_str(
                 &std::fs::read_to_string(path)
@@ -132,10 +139,18 @@ impl DataSelection {
                     .collect(),
             };
             set = set.select(&keep);
+            cluster_of = Some(
+                keep.iter()
+                    .map(|&i| file.assignments[i])
+                    .collect::<Vec<_>>(),
+            );
         }
         if let Some(limit) = self.limit {
             let n = limit.min(set.len());
             set = set.select(&(0..n).collect::<Vec<_>>());
+            if let Some(clusters) = &mut cluster_of {
+                clusters.truncate(n);
+            }
         }
         if self.grey {
             set = set.greyscale();
@@ -152,7 +167,7 @@ impl DataSelection {
             "the selection ({}) has no images",
             self.data
         );
-        Ok(set)
+        Ok((set, cluster_of))
     }
 }
 

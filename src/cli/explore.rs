@@ -49,8 +49,10 @@ pub struct SampleArgs {
     /// Run folder (runs/NAME).
     #[arg(long)]
     run: PathBuf,
+    /// Images drawn.
     #[arg(long, default_value_t = 64)]
     n: usize,
+    /// Seed of the draws: the same seed gives the same images.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Output PNG (default: RUN/sample_SEED.png).
@@ -100,11 +102,13 @@ Examples:
   pegasus interpolate --run runs/glo --from horse.png --to bird.png --mode slerp"
 )]
 pub struct InterpolateArgs {
+    /// Run folder (runs/NAME).
     #[arg(long)]
     run: PathBuf,
-    /// Training-image index or image file.
+    /// A: a training-image index or an image file.
     #[arg(long)]
     from: String,
+    /// B: a training-image index or an image file.
     #[arg(long)]
     to: String,
     /// Frames from A to B, both included.
@@ -122,6 +126,7 @@ pub struct InterpolateArgs {
     /// Optimisation steps to encode an image file.
     #[arg(long, default_value_t = 300)]
     encode_steps: usize,
+    /// Output PNG (default: RUN/interpolate_A_B_MODE.png, MODE `mix` with --weights).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -267,10 +272,23 @@ pub fn interpolate_cmd(gpu: &Arc<Gpu>, args: &InterpolateArgs) -> anyhow::Result
     let images = run
         .glo
         .generate(&Tensor::from_slice(gpu, &flat, &[rows.len(), nz]));
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| run.dir.join("interpolate.png"));
+    let out = args.out.clone().unwrap_or_else(|| {
+        let label = |spec: &str| {
+            let stem = Path::new(spec).file_stem().map(|s| s.to_string_lossy());
+            stem.map_or_else(|| spec.to_string(), |s| s.into_owned())
+        };
+        let kind = if args.weights.is_empty() {
+            format!("{:?}", args.mode).to_lowercase()
+        } else {
+            "mix".into()
+        };
+        let name = format!(
+            "interpolate_{}_{}_{kind}.png",
+            label(&args.from),
+            label(&args.to)
+        );
+        run.dir.join(name)
+    });
     Grid::from_tensor(&images, columns).save(&out)?;
     println!("{what}: {}", out.display());
     Ok(())
@@ -286,41 +304,68 @@ farther of the two class means, so the best hybrids are close to both classes at
 
 Examples:
   pegasus hybrid --run runs/glo --a 1 --b 7
-  pegasus hybrid --run runs/stl --a horse --b bird --candidates 12 --weights 0.35,0.5,0.65"
+  pegasus hybrid --run runs/stl --a horse --b bird --candidates 12 --weights 0.35,0.5,0.65
+  pegasus hybrid --run runs/clustered --a cluster:2 --b cluster:5"
 )]
 pub struct HybridArgs {
+    /// Run folder (runs/NAME).
     #[arg(long)]
     run: PathBuf,
-    /// First class (a name from the run's data).
+    /// First group: a class name from the run's data, or cluster:ID for a run trained with
+    /// --clusters.
     #[arg(long)]
     a: String,
-    /// Second class.
+    /// Second group, as --a.
     #[arg(long)]
     b: String,
-    /// Typical images taken from each class.
+    /// Typical images taken from each group.
     #[arg(long, default_value_t = 8)]
     candidates: usize,
+    /// Weights of A in the mixes tried, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0.35,0.5,0.65")]
     weights: Vec<f32>,
     /// Hybrids shown.
     #[arg(long, default_value_t = 16)]
     top: usize,
+    /// Output PNG (default: RUN/hybrids_A_B.png).
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
-fn class_members(set: &Dataset, name: &str) -> anyhow::Result<Vec<usize>> {
-    let labels = set
-        .labels
-        .as_ref()
-        .with_context(|| format!("{} has no classes", set.name))?;
+/// The images of a group: a class name, or `cluster:ID` for a run trained through a
+/// clusters.json.
+fn group_members(
+    set: &Dataset,
+    cluster_of: Option<&[usize]>,
+    group: &str,
+) -> anyhow::Result<Vec<usize>> {
+    if let Some(id) = group.strip_prefix("cluster:") {
+        let id: usize = id
+            .parse()
+            .with_context(|| format!("`{group}`: write a cluster as cluster:ID, e.g. cluster:3"))?;
+        let clusters = cluster_of.with_context(|| {
+            format!("`{group}`: this run was not trained through --clusters FILE, so it has no cluster ids; name a class instead")
+        })?;
+        let members: Vec<usize> = (0..set.len()).filter(|&i| clusters[i] == id).collect();
+        anyhow::ensure!(
+            !members.is_empty(),
+            "`{group}`: none of the run's images is in cluster {id}"
+        );
+        return Ok(members);
+    }
+    let labels = set.labels.as_ref().with_context(|| {
+        format!(
+            "{} has no classes; use cluster:ID with a clustered run",
+            set.name
+        )
+    })?;
     let id = set
         .class_names
         .iter()
-        .position(|n| n.eq_ignore_ascii_case(name))
+        .position(|n| n.eq_ignore_ascii_case(group))
         .with_context(|| {
             format!(
-                "{} has no class `{name}`; its classes are: {}",
+                "{} has no class `{group}`; its classes are: {}",
                 set.name,
                 set.class_names.join(", ")
             )
@@ -328,7 +373,7 @@ fn class_members(set: &Dataset, name: &str) -> anyhow::Result<Vec<usize>> {
     let members: Vec<usize> = (0..set.len())
         .filter(|&i| usize::from(labels[i]) == id)
         .collect();
-    anyhow::ensure!(!members.is_empty(), "the run's images have no `{name}`");
+    anyhow::ensure!(!members.is_empty(), "the run's images have no `{group}`");
     Ok(members)
 }
 
@@ -345,7 +390,7 @@ pub fn hybrid(gpu: &Arc<Gpu>, args: &HybridArgs) -> anyhow::Result<()> {
         "--weights must lie in 0..1"
     );
     let run = load_run(gpu, &args.run)?;
-    let set = run.config.data.load()?;
+    let (set, cluster_of) = run.config.data.load_with_clusters()?;
     anyhow::ensure!(
         set.len() == run.glo.config.images,
         "the run's data selection now gives {} images, it was trained on {}",
@@ -355,7 +400,7 @@ pub fn hybrid(gpu: &Arc<Gpu>, args: &HybridArgs) -> anyhow::Result<()> {
     let nz = run.glo.config.generator.nz;
     // (members, their latents, class mean) of one class.
     let class = |name: &str| -> anyhow::Result<(Vec<usize>, Vec<f32>, Vec<f32>)> {
-        let members = class_members(&set, name)?;
+        let members = group_members(&set, cluster_of.as_deref(), name)?;
         let z = run.glo.latents.gather_rows(&members).to_vec();
         let mut mean = vec![0f32; nz];
         for row in z.chunks(nz) {
@@ -397,10 +442,10 @@ pub fn hybrid(gpu: &Arc<Gpu>, args: &HybridArgs) -> anyhow::Result<()> {
     let images = run
         .glo
         .generate(&Tensor::from_slice(gpu, &flat, &[scored.len(), nz]));
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| run.dir.join(format!("hybrids_{}_{}.png", args.a, args.b)));
+    let out = args.out.clone().unwrap_or_else(|| {
+        let name = format!("hybrids_{}_{}.png", args.a, args.b).replace(':', "-");
+        run.dir.join(name)
+    });
     Grid::from_tensor(&images, 8).save(&out)?;
     println!(
         "rank  score   {:>6} {:>6} weight of {}",

@@ -67,6 +67,7 @@ struct GloArgs {
     /// Run name: the folder under --runs [default: glo, or glo-2, glo-3, ... when taken].
     #[arg(long)]
     run: Option<String>,
+    /// Folder that holds the runs.
     #[arg(long, default_value = "runs")]
     runs: PathBuf,
     /// Continue runs/NAME from its checkpoint (with its saved settings; --steps may extend it).
@@ -78,13 +79,16 @@ struct GloArgs {
     /// Generator width (filters of its last hidden layer).
     #[arg(long, default_value_t = 16)]
     ngf: usize,
+    /// Images per step.
     #[arg(long, default_value_t = 64)]
     batch: usize,
     /// Total training steps (batches) [default: 1200; with --resume, the run's own].
     #[arg(long)]
     steps: Option<usize>,
+    /// Adam learning rate of the generator's weights.
     #[arg(long, default_value_t = 1e-3)]
     lr_generator: f32,
+    /// Adam learning rate of the latents (each row steps only when its image is in the batch).
     #[arg(long, default_value_t = 3e-2)]
     lr_latent: f32,
     #[arg(long, value_enum, default_value_t = LossArg::Laplacian)]
@@ -92,12 +96,13 @@ struct GloArgs {
     /// Laplacian pyramid levels (the last one the Gaussian residual).
     #[arg(long, default_value_t = 4)]
     levels: usize,
-    /// Weights of the levels, finest first, comma-separated (default: all 1, see DESIGN.md).
+    /// Weights of the levels, finest first, comma-separated (default: all 1).
     #[arg(long, value_delimiter = ',')]
     lap_weights: Vec<f32>,
     /// How the latents start.
     #[arg(long, value_enum, default_value_t = InitArg::Pca)]
     init: InitArg,
+    /// Seed of the initialisation and of the batch order: the same seed, the same run.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Steps between metrics rows.

@@ -22,8 +22,9 @@ pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> Tensor {
 /// The Laplacian-pyramid L1 loss of GLO (Bojanowski et al.): sum over levels j of
 /// weight_j * mean |L^j(pred) - L^j(target)|, with L the Laplacian pyramid of `levels`
 /// levels (the last one the Gaussian residual) built with the 1 4 6 4 1 kernel. Default
-/// weights are all 1 on per-level means, which equals the paper's 2^(2j)-weighted sums up
-/// to a constant (see DESIGN.md). The pyramid is linear, so it is built once, of the
+/// weights are all 1 on per-level means: level j holds 4^-j as many pixels as level 0, so
+/// its mean is 4^j = 2^(2j) times its sum over the level-0 count, the paper's weighting of
+/// sums up to a constant. The pyramid is linear, so it is built once, of the
 /// difference.
 pub fn laplacian_l1(
     pred: &Tensor,
