@@ -227,6 +227,8 @@ fn transposed_convolutions_on_awkward_shapes() {
         case(1, 1, 1, (1, 1), (1, 1), geometry(1, 0, 1)),
         case(2, 4, 3, (4, 4), (4, 4), geometry(2, 1, 1)), // DCGAN's doubling layer
         case(1, 3, 2, (1, 1), (4, 4), geometry(1, 0, 1)), // DCGAN's first layer
+        case(3, 5, 6, (1, 1), (3, 4), geometry(2, 0, 1)), // a point input as a product
+        case(2, 3, 2, (1, 1), (4, 4), geometry(1, 1, 1)), // a padded point input
         case(1, 2, 3, (5, 4), (5, 5), geometry(3, 1, 1)), // seed 000's last layer
         case(2, 3, 2, (3, 5), (3, 2), geometry(2, 0, 2)), // dilation with stride
         case(1, 2, 35, (3, 3), (3, 3), geometry(3, 2, 1)), // padding past the first taps

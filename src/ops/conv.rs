@@ -333,6 +333,9 @@ impl Tensor {
                 panic!("conv_transpose2d: padding {} leaves no output", g.padding)
             })
         };
+        if (h, wd, g.padding, g.dilation, output_padding) == (1, 1, 0, 1, 0) {
+            return self.transposed_from_point(weight, bias, kernel);
+        }
         let (out_h, out_w) = (size(h, kh), size(wd, kw));
         let out = transposed_raw(self, weight, bias, g, out_h, out_w, kernel);
         let (x, w) = (self.detach(), weight.detach());
@@ -344,5 +347,29 @@ impl Tensor {
             vec![dx, dw, bias_grad(dy, needs)]
         };
         record_layer(self, weight, bias, out, Box::new(backward))
+    }
+}
+
+impl Tensor {
+    /// A transposed convolution of 1 x 1 inputs without padding (every DCGAN generator's first
+    /// layer) is the product x [B, Ci] @ w [Ci, Co kh kw]: each output reads one tap, so the
+    /// implicit GEMM would gather kh kw - 1 zeros for every useful term.
+    fn transposed_from_point(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        kernel: GemmKernel,
+    ) -> Tensor {
+        let ([batch, ic, _, _], [_, oc, kh, kw]) =
+            conv_operands(self, weight, "transposed convolution", 0);
+        let flat_weight = weight.reshape(&[ic, oc * kh * kw]);
+        let out = self
+            .reshape(&[batch, ic])
+            .matmul_with(&flat_weight, false, false, kernel)
+            .reshape(&[batch, oc, kh, kw]);
+        match bias {
+            Some(b) => out.add(&b.reshape(&[1, oc, 1, 1])),
+            None => out,
+        }
     }
 }
