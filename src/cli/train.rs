@@ -45,7 +45,8 @@ Examples:
   pegasus train glo --steps 3000 --nz 64 --run digits-long
   pegasus train glo --data cifar10 --classes horse,bird --image-size 32 --ngf 32 --nz 100
   pegasus train glo --data stl10 --classes horse,bird --image-size 96 --ngf 96 --nz 100 --batch 16
-  pegasus train glo --run digits-long --resume --steps 6000";
+  pegasus train glo --run digits-long --resume --steps 6000
+  pegasus train glo --epochs 20 --run digits-20-epochs";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum LossArg {
@@ -85,6 +86,9 @@ struct GloArgs {
     /// Total training steps (batches) [default: 1200; with --resume, the run's own].
     #[arg(long)]
     steps: Option<usize>,
+    /// Total training length in passes over the images, instead of --steps.
+    #[arg(long, conflicts_with = "steps")]
+    epochs: Option<usize>,
     /// Adam learning rate of the generator's weights.
     #[arg(long, default_value_t = 1e-3)]
     lr_generator: f32,
@@ -151,9 +155,18 @@ pub fn run(
     train_glo(glo, open_gpu)
 }
 
+impl GloArgs {
+    /// --steps, or --epochs in whole batches of the run.
+    fn total_steps(&self, run: &GloConfig) -> Option<usize> {
+        self.steps
+            .or(self.epochs.map(|e| e * run.batches_per_epoch()))
+    }
+}
+
 fn check_args(a: &GloArgs) -> anyhow::Result<()> {
     anyhow::ensure!(a.batch >= 1, "--batch must be at least 1");
     anyhow::ensure!(a.steps != Some(0), "--steps must be at least 1");
+    anyhow::ensure!(a.epochs != Some(0), "--epochs must be at least 1");
     anyhow::ensure!((1..=4096).contains(&a.nz), "--nz {}: give 1 to 4096", a.nz);
     anyhow::ensure!(
         (1..=1024).contains(&a.ngf),
@@ -216,7 +229,7 @@ fn train_glo(
             "{} has no checkpoint to resume from",
             dir.display()
         );
-        if let Some(steps) = args.steps {
+        if let Some(steps) = args.total_steps(&config.glo) {
             config.glo.steps = steps;
         }
         let set = config.data.load()?;
@@ -256,7 +269,7 @@ fn train_glo(
             "the images are {size} x {size}; the generator makes 28, 32, 64 or 96 pixels: pass --image-size 32 (or 28, 64, 96)"
         );
         let batch = args.batch.min(set.len());
-        let glo_config = GloConfig {
+        let mut glo_config = GloConfig {
             generator: GeneratorConfig {
                 image_size: size,
                 channels,
@@ -265,7 +278,7 @@ fn train_glo(
             },
             images: set.len(),
             batch,
-            steps: args.steps.unwrap_or(1200),
+            steps: 1200,
             lr_generator: args.lr_generator,
             lr_latent: args.lr_latent,
             loss: match args.loss {
@@ -282,6 +295,7 @@ fn train_glo(
             },
             seed: args.seed,
         };
+        glo_config.steps = args.total_steps(&glo_config).unwrap_or(glo_config.steps);
         let config = RunConfig {
             model: "glo".into(),
             data: args.selection.clone(),

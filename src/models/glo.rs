@@ -99,6 +99,13 @@ pub fn spread(n: usize, count: usize) -> Vec<usize> {
     (0..count).map(|i| i * n / count).collect()
 }
 
+impl GloConfig {
+    /// Whole batches in one pass over the images (a partial last batch is dropped).
+    pub fn batches_per_epoch(&self) -> usize {
+        (self.images / self.batch.max(1)).max(1)
+    }
+}
+
 impl Glo {
     /// A new model for the images of `set`, latents initialised as `config.init` says.
     pub fn new(gpu: &Arc<Gpu>, set: &Dataset, config: GloConfig) -> Result<Glo> {
@@ -148,7 +155,7 @@ impl Glo {
     }
 
     pub fn batches_per_epoch(&self) -> usize {
-        (self.config.images / self.config.batch).max(1)
+        self.config.batches_per_epoch()
     }
 
     /// The training images of step `step`: epoch by epoch, each a fresh permutation drawn
