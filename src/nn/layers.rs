@@ -30,14 +30,16 @@ pub struct Linear {
 }
 
 /// PyTorch's default initialisation of a weight and, when `bias_len` is given, of a bias of
-/// that length, both drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+/// that length, both drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)). As in PyTorch, fan_in
+/// is the product of the weight's dimensions after the first: the input features of a
+/// Linear and a Conv2d, the output channels of a ConvTranspose2d, times the kernel area.
 fn default_parameters(
     gpu: &Arc<Gpu>,
     rng: &mut Rng,
     weight_dims: &[usize],
-    fan_in: usize,
     bias_len: Option<usize>,
 ) -> (Tensor, Option<Tensor>) {
+    let fan_in = weight_dims[1..].iter().product();
     let weight = init::pytorch_default(rng, gpu, weight_dims, fan_in).track();
     let bias = bias_len.map(|len| init::pytorch_default(rng, gpu, &[len], fan_in).track());
     (weight, bias)
@@ -45,13 +47,8 @@ fn default_parameters(
 
 impl Linear {
     pub fn new(gpu: &Arc<Gpu>, rng: &mut Rng, inputs: usize, outputs: usize, bias: bool) -> Linear {
-        let (weight, bias) = default_parameters(
-            gpu,
-            rng,
-            &[outputs, inputs],
-            inputs,
-            bias.then_some(outputs),
-        );
+        let (weight, bias) =
+            default_parameters(gpu, rng, &[outputs, inputs], bias.then_some(outputs));
         Linear { weight, bias }
     }
 }
@@ -83,14 +80,8 @@ impl Conv2d {
         geometry: ConvGeometry,
         bias: bool,
     ) -> Conv2d {
-        let fan_in = cin * kernel * kernel;
-        let (weight, bias) = default_parameters(
-            gpu,
-            rng,
-            &[cout, cin, kernel, kernel],
-            fan_in,
-            bias.then_some(cout),
-        );
+        let dims = [cout, cin, kernel, kernel];
+        let (weight, bias) = default_parameters(gpu, rng, &dims, bias.then_some(cout));
         Conv2d {
             weight,
             bias,
@@ -129,15 +120,8 @@ impl ConvTranspose2d {
         output_padding: usize,
         bias: bool,
     ) -> ConvTranspose2d {
-        // PyTorch takes fan_in from dimension 1 of the weight, here the output channels.
-        let fan_in = cout * kernel * kernel;
-        let (weight, bias) = default_parameters(
-            gpu,
-            rng,
-            &[cin, cout, kernel, kernel],
-            fan_in,
-            bias.then_some(cout),
-        );
+        let dims = [cin, cout, kernel, kernel];
+        let (weight, bias) = default_parameters(gpu, rng, &dims, bias.then_some(cout));
         ConvTranspose2d {
             weight,
             bias,
