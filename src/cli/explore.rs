@@ -10,7 +10,9 @@ use super::train::RunConfig;
 use crate::data::Dataset;
 use crate::gpu::Gpu;
 use crate::io::image::Grid;
-use crate::latent::{GaussianFit, Path as LatentPath, encode, interpolate, on_sphere, swap_blocks};
+use crate::latent::{
+    GaussianFit, Path as LatentPath, cosine, encode, interpolate, on_sphere, swap_blocks,
+};
 use crate::models::glo::Glo;
 use crate::ops::Rng;
 use crate::tensor::Tensor;
@@ -375,13 +377,6 @@ fn group_members(
         .collect();
     anyhow::ensure!(!members.is_empty(), "the run's images have no `{group}`");
     Ok(members)
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    dot / (a.iter().map(|x| x * x).sum::<f32>().sqrt()
-        * b.iter().map(|x| x * x).sum::<f32>().sqrt())
-    .max(1e-12)
 }
 
 pub fn hybrid(gpu: &Arc<Gpu>, args: &HybridArgs) -> anyhow::Result<()> {

@@ -21,6 +21,11 @@ fn norm(v: &[f32]) -> f32 {
     v.iter().map(|x| x * x).sum::<f32>().sqrt()
 }
 
+/// cos of the angle between a and b (0 when either is zero).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() / (norm(a) * norm(b)).max(1e-12)
+}
+
 /// The point a fraction t of the way from a to b.
 pub fn between(a: &[f32], b: &[f32], t: f32, path: Path) -> Vec<f32> {
     let linear = || {
@@ -32,10 +37,7 @@ pub fn between(a: &[f32], b: &[f32], t: f32, path: Path) -> Vec<f32> {
     if path == Path::Linear {
         return linear();
     }
-    let (na, nb) = (norm(a), norm(b));
-    let cos =
-        (a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() / (na * nb).max(1e-12)).clamp(-1.0, 1.0);
-    let omega = cos.acos();
+    let omega = cosine(a, b).clamp(-1.0, 1.0).acos();
     if omega.sin().abs() < 1e-4 {
         return linear();
     }

@@ -154,14 +154,10 @@ impl Glo {
         })
     }
 
-    pub fn batches_per_epoch(&self) -> usize {
-        self.config.batches_per_epoch()
-    }
-
     /// The training images of step `step`: epoch by epoch, each a fresh permutation drawn
     /// from (seed, epoch), so a resumed run sees the same batches.
     pub fn batch_indices(&self, step: usize) -> Vec<usize> {
-        let per = self.batches_per_epoch();
+        let per = self.config.batches_per_epoch();
         let order =
             HostRng::new(self.config.seed, (step / per) as u64).permutation(self.config.images);
         let b = self.config.batch.min(self.config.images);
