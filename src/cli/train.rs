@@ -418,10 +418,11 @@ fn train_loop(
             (window_start, window_steps) = (Instant::now(), 0);
         }
         bar.set_position(step as u64);
-        if step.is_multiple_of(config.image_every) {
+        // The last step's pictures and checkpoint are written once, after the loop.
+        if step < total && step.is_multiple_of(config.image_every) {
             write_pictures(gpu, glo, set, dir, false)?;
         }
-        if step.is_multiple_of(config.checkpoint_every) {
+        if step < total && step.is_multiple_of(config.checkpoint_every) {
             glo.save(&dir.join("checkpoint.safetensors"))?;
         }
     }
