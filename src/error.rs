@@ -36,6 +36,10 @@ pub enum Error {
 
     #[error("{0}")]
     Invalid(String),
+
+    /// Training produced a value that is not finite (in a scalar, a figure or a tensor).
+    #[error("{what} became {value}")]
+    NonFinite { what: String, value: f32 },
 }
 
 impl Error {

@@ -269,3 +269,337 @@ fn bad_input_is_refused_with_a_sentence() {
     assert!(error.contains("checkpoint"), "{error}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A tiny VAE on 1s and 7s (the first 1,400: 1,127 ones, 273 sevens).
+const VAE_MODEL: &[&str] = &[
+    "train",
+    "vae",
+    "--classes",
+    "1,7",
+    "--limit",
+    "1400",
+    "--nz",
+    "4",
+    "--nf",
+    "4",
+    "--batch",
+    "16",
+];
+const VAE_SCHEDULE: &[&str] = &[
+    "--log-every",
+    "2",
+    "--image-every",
+    "4",
+    "--checkpoint-every",
+    "4",
+];
+
+/// Every row of metrics.csv without its two timing columns.
+fn metrics_without_timing(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let fields: Vec<&str> = l.split(',').collect();
+            fields[..fields.len() - 2].join(",")
+        })
+        .collect()
+}
+
+fn checkpoint_tensors(run: &Path) -> pegasus::io::Checkpoint {
+    pegasus::io::Checkpoint::load(&run.join("checkpoint.safetensors")).unwrap()
+}
+
+#[test]
+fn vae_trains_resumes_exactly_and_is_explored_by_every_command() {
+    let dir = scratch("vae");
+    let said = succeeds(
+        &dir,
+        &[
+            VAE_MODEL,
+            VAE_SCHEDULE,
+            &["--steps", "8", "--run", "straight"],
+        ]
+        .concat(),
+    );
+    assert!(said.contains("held-out reconstruction"), "{said}");
+    let straight = dir.join("runs/straight");
+    for picture in [
+        "reconstructions.png",
+        "heldout_reconstructions.png",
+        "samples.png",
+        "interpolation.png",
+        "loss.png",
+    ] {
+        png_size(&straight.join(picture));
+    }
+    let rows = metrics_without_timing(&straight);
+    assert_eq!(
+        rows[0], "step,loss,ssim_loss,colour,kl,psnr_db,heldout_psnr_db",
+        "one column per named scalar"
+    );
+    assert_eq!(rows.len(), 5, "rows at steps 2, 4, 6, 8: {rows:?}");
+
+    // The same run stopped at step 4 and resumed gives the same numbers and weights.
+    succeeds(
+        &dir,
+        &[VAE_MODEL, VAE_SCHEDULE, &["--steps", "4", "--run", "split"]].concat(),
+    );
+    let said = succeeds(
+        &dir,
+        &["train", "vae", "--run", "split", "--resume", "--steps", "8"],
+    );
+    assert!(!said.contains("panicked"));
+    let split = dir.join("runs/split");
+    assert_eq!(
+        metrics_without_timing(&split),
+        rows,
+        "metrics after a resume"
+    );
+    let (a, b) = (checkpoint_tensors(&straight), checkpoint_tensors(&split));
+    assert_eq!(a.tensors, b.tensors, "weights after a resume");
+    assert_eq!(a.metadata["rng.offset"], b.metadata["rng.offset"]);
+
+    let said = succeeds(
+        &dir,
+        &[
+            "sample",
+            "--run",
+            "runs/straight",
+            "--n",
+            "6",
+            "--temperature",
+            "0.8",
+        ],
+    );
+    assert!(said.contains("N(0, I)"), "{said}");
+    png_size(&straight.join("sample_1.png"));
+    let frames = ["--run", "runs/straight", "--from", "0", "--to", "500"];
+    for extra in [
+        &["--mode", "lerp"][..],
+        &["--weights", "0.65"],
+        &["--mode", "swap"],
+    ] {
+        succeeds(&dir, &[&["interpolate"], &frames[..], extra].concat());
+    }
+    for picture in [
+        "interpolate_0_500_lerp.png",
+        "interpolate_0_500_mix.png",
+        "interpolate_0_500_swap.png",
+    ] {
+        png_size(&straight.join(picture));
+    }
+    // An image file goes through the encoder in one pass.
+    let digit = dir.join("digit.png");
+    std::fs::copy(straight.join("samples.png"), &digit).unwrap();
+    succeeds(
+        &dir,
+        &[
+            "interpolate",
+            "--run",
+            "runs/straight",
+            "--from",
+            "digit.png",
+            "--to",
+            "3",
+            "--out",
+            "from-file.png",
+        ],
+    );
+    png_size(&dir.join("from-file.png"));
+    let ranking = succeeds(
+        &dir,
+        &[
+            "hybrid",
+            "--run",
+            "runs/straight",
+            "--a",
+            "1",
+            "--b",
+            "7",
+            "--candidates",
+            "2",
+        ],
+    );
+    assert!(ranking.contains("rank"), "{ranking}");
+    png_size(&straight.join("hybrids_1_7.png"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_diverging_vae_stops_with_a_sentence_and_a_loadable_checkpoint() {
+    let dir = scratch("nan");
+    let args = [
+        VAE_MODEL,
+        &[
+            "--lr",
+            "1e30",
+            "--log-every",
+            "1",
+            "--checkpoint-every",
+            "2",
+            "--steps",
+            "40",
+            "--run",
+            "wild",
+        ],
+    ]
+    .concat();
+    let error = refused(&dir, &args);
+    for says in [
+        "training stopped at step",
+        "became",
+        "--lr",
+        "last good checkpoint",
+    ] {
+        assert!(error.contains(says), "`{says}` missing from: {error}");
+    }
+    let run = dir.join("runs/wild");
+    let saved = checkpoint_tensors(&run);
+    for (name, (_, values)) in &saved.tensors {
+        assert!(
+            values.iter().all(|v| v.is_finite()),
+            "{name} holds a value that is not finite"
+        );
+    }
+    succeeds(&dir, &["sample", "--run", "runs/wild", "--n", "4"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_run_killed_before_its_first_checkpoint_can_be_started_again_or_resumed() {
+    let dir = scratch("killed");
+    for (name, then) in [("again", &[][..]), ("resumed", &["--resume"][..])] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pegasus"))
+            .args([VAE_MODEL, VAE_SCHEDULE, &["--steps", "400", "--run", name]].concat())
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let run = dir.join("runs").join(name);
+        while !run.join("config.json").exists() {
+            assert!(child.try_wait().unwrap().is_none(), "training ended early");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        child.kill().unwrap(); // SIGKILL: no handler runs
+        child.wait().unwrap();
+        // What a kill a moment earlier leaves: settings, no checkpoint.
+        let _ = std::fs::remove_file(run.join("checkpoint.safetensors"));
+        let said = succeeds(
+            &dir,
+            &[
+                VAE_MODEL,
+                VAE_SCHEDULE,
+                &["--steps", "4", "--run", name],
+                then,
+            ]
+            .concat(),
+        );
+        assert!(said.contains("finished at step 4 of 4"), "{said}");
+        png_size(&run.join("loss.png"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn runs_of_another_kind_damaged_or_resized_are_refused_and_left_alone() {
+    let dir = scratch("kinds");
+    succeeds(&dir, &[TINY, &["--steps", "4", "--run", "glo"]].concat());
+    succeeds(
+        &dir,
+        &[VAE_MODEL, VAE_SCHEDULE, &["--steps", "4", "--run", "vae"]].concat(),
+    );
+    let kept: Vec<(PathBuf, Vec<u8>)> = ["glo", "vae"]
+        .iter()
+        .flat_map(|r| {
+            ["checkpoint.safetensors", "metrics.csv", "config.json"]
+                .map(|f| dir.join("runs").join(r).join(f))
+        })
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    for (args, says) in [
+        (
+            vec!["train", "vae", "--run", "glo", "--resume"],
+            "is a glo run",
+        ),
+        (
+            vec!["train", "glo", "--run", "vae", "--resume"],
+            "is a vae run",
+        ),
+        (vec!["train", "vae", "--image-size", "8"], "--image-size"),
+        (
+            vec!["train", "vae", "--holdout-every", "1"],
+            "--holdout-every",
+        ),
+        (
+            vec!["sample", "--run", "runs/vae", "--temperature", "0"],
+            "--temperature",
+        ),
+    ] {
+        let error = refused(&dir, &args);
+        assert!(error.contains(says), "pegasus {args:?} said `{error}`");
+    }
+    for (path, bytes) in &kept {
+        assert_eq!(
+            &std::fs::read(path).unwrap(),
+            bytes,
+            "{} changed",
+            path.display()
+        );
+    }
+
+    // A copy of the VAE run whose config names a kind pegasus cannot explore, one whose
+    // latent size no longer matches its checkpoint, and one with a damaged checkpoint.
+    let copy = |name: &str, edit: &dyn Fn(&str) -> String, damage: bool| {
+        let to = dir.join("runs").join(name);
+        std::fs::create_dir_all(&to).unwrap();
+        for f in ["checkpoint.safetensors", "config.json", "metrics.csv"] {
+            std::fs::copy(dir.join("runs/vae").join(f), to.join(f)).unwrap();
+        }
+        let config = std::fs::read_to_string(to.join("config.json")).unwrap();
+        std::fs::write(to.join("config.json"), edit(&config)).unwrap();
+        if damage {
+            let bytes = std::fs::read(to.join("checkpoint.safetensors")).unwrap();
+            std::fs::write(to.join("checkpoint.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+        }
+        to
+    };
+    let other = copy(
+        "other",
+        &|c| c.replace("\"model\": \"vae\"", "\"model\": \"cppn\""),
+        false,
+    );
+    let resized = copy("resized", &|c| c.replace("\"nz\": 4", "\"nz\": 5"), false);
+    let damaged = copy("damaged", &|c| c.to_string(), true);
+    for (run, says) in [
+        (&other, "holds a `cppn` run"),
+        (&resized, "shape"),
+        (&damaged, "checkpoint"),
+    ] {
+        let before = std::fs::read(run.join("checkpoint.safetensors")).unwrap();
+        let shown = run.to_string_lossy().into_owned();
+        let error = refused(&dir, &["sample", "--run", &shown]);
+        assert!(error.contains(says), "sample on {shown} said `{error}`");
+        let error = refused(
+            &dir,
+            &["interpolate", "--run", &shown, "--from", "0", "--to", "1"],
+        );
+        assert!(
+            error.contains(says),
+            "interpolate on {shown} said `{error}`"
+        );
+        assert_eq!(
+            std::fs::read(run.join("checkpoint.safetensors")).unwrap(),
+            before
+        );
+    }
+    let error = refused(&dir, &["train", "vae", "--run", "resized", "--resume"]);
+    assert!(error.contains("shape"), "{error}");
+    let error = refused(&dir, &["train", "vae", "--run", "damaged", "--resume"]);
+    assert!(error.contains("checkpoint"), "{error}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

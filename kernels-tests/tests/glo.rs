@@ -6,6 +6,7 @@ use pegasus::data::Dataset;
 use pegasus::latent::{GaussianFit, Path, between, interpolate, on_sphere, swap_blocks};
 use pegasus::models::generator::GeneratorConfig;
 use pegasus::models::glo::{Glo, GloConfig, LatentInit, Reconstruction};
+use pegasus::train::{Model, load_checkpoint, save_checkpoint};
 use pegasus::{Rng, Tensor};
 
 fn digits(n: usize) -> Dataset {
@@ -14,7 +15,7 @@ fn digits(n: usize) -> Dataset {
     all.select(&(0..n).map(|i| i * 40).collect::<Vec<_>>())
 }
 
-fn config(images: usize, steps: usize) -> GloConfig {
+fn config(images: usize) -> GloConfig {
     GloConfig {
         generator: GeneratorConfig {
             image_size: 28,
@@ -24,7 +25,6 @@ fn config(images: usize, steps: usize) -> GloConfig {
         },
         images,
         batch: 32,
-        steps,
         lr_generator: 2e-3,
         lr_latent: 3e-2,
         loss: Reconstruction::Laplacian,
@@ -43,7 +43,7 @@ fn norms(t: &Tensor) -> Vec<f32> {
 fn a_tiny_glo_learns_and_keeps_its_latents_on_the_sphere() {
     let gpu = gpu();
     let set = digits(128);
-    let mut glo = Glo::new(&gpu, &set, config(set.len(), 60)).unwrap();
+    let mut glo = Glo::new(&gpu, &set, config(set.len())).unwrap();
     assert!(
         norms(&glo.latents).iter().all(|n| (n - 1.0).abs() < 1e-5),
         "PCA latents start on the sphere"
@@ -69,15 +69,15 @@ fn resuming_from_a_checkpoint_continues_exactly() {
     let set = digits(96);
     let dir = temp_dir("glo-resume");
     let path = dir.join("checkpoint.safetensors");
-    let mut straight = Glo::new(&gpu, &set, config(set.len(), 20)).unwrap();
+    let mut straight = Glo::new(&gpu, &set, config(set.len())).unwrap();
     for _ in 0..8 {
         straight.train_step(&set);
     }
-    straight.save(&path).unwrap();
+    save_checkpoint(&mut straight, "glo", &path).unwrap();
     for _ in 0..8 {
         straight.train_step(&set);
     }
-    let mut resumed = Glo::load(&gpu, config(set.len(), 20), &path).unwrap();
+    let mut resumed: Glo = load_checkpoint(&gpu, &config(set.len()), &path).unwrap();
     assert_eq!(resumed.step, 8);
     for _ in 0..8 {
         resumed.train_step(&set);
@@ -138,7 +138,7 @@ fn gaussian_fit_reproduces_the_latent_statistics() {
             && (c(0, 1) - 1.0).abs() < 0.08
             && (c(2, 2) - 0.25).abs() < 0.02
     );
-    let samples = fit.sample(&gpu, 100, &mut Rng::new(1));
+    let samples = fit.sample(&gpu, 100, 1.0, &mut Rng::new(1));
     assert!(
         norms(&samples).iter().all(|n| (n - 1.0).abs() < 1e-5),
         "samples are projected onto the sphere"

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use serde::{Deserialize, Serialize};
 
 use crate::data::cluster::{kmeans, pca, pixel_features};
-use crate::data::{Dataset, SOURCE_HELP, Source, download};
+use crate::data::selection::ClusterFile;
+use crate::data::{DataSelection, download};
 use crate::gpu::Gpu;
 use crate::io::image::Grid;
 
@@ -16,159 +16,6 @@ use crate::io::image::Grid;
 pub struct DataArgs {
     #[command(subcommand)]
     what: DataCommand,
-}
-
-/// Which images a command uses: the source, optional classes, clusters and resizing.
-#[derive(Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DataSelection {
-    /// Image source.
-    #[arg(long, default_value = "embedded", long_help = SOURCE_HELP)]
-    pub data: String,
-    /// Only these classes, comma-separated (names as `pegasus data info` lists them).
-    #[arg(long, value_delimiter = ',')]
-    pub classes: Vec<String>,
-    /// clusters.json written by `pegasus data cluster` (for --cluster / --representatives).
-    #[arg(long, value_name = "FILE")]
-    pub clusters: Option<PathBuf>,
-    /// Only the images of these clusters, comma-separated ids.
-    #[arg(long, value_delimiter = ',', requires = "clusters")]
-    pub cluster: Vec<usize>,
-    /// Only the K images nearest each chosen cluster's centre (seed 004's selection).
-    #[arg(long, value_name = "K", requires = "clusters")]
-    pub representatives: Option<usize>,
-    /// Resize every image to SIZE x SIZE at load (area averaging down, bilinear up).
-    #[arg(long, value_name = "SIZE")]
-    pub image_size: Option<usize>,
-    /// Convert to one greyscale channel at load.
-    #[arg(long)]
-    pub grey: bool,
-    /// Use at most this many images (the first ones after selection).
-    #[arg(long)]
-    pub limit: Option<usize>,
-}
-
-/// What `pegasus data cluster` writes to clusters.json.
-#[derive(Serialize, Deserialize, Debug)]
-pub struct ClusterFile {
-    pub data: String,
-    pub classes: Vec<String>,
-    pub images: usize,
-    pub k: usize,
-    pub features: String,
-    pub explained_variance_ratio: f64,
-    pub inertia: f64,
-    pub sizes: Vec<usize>,
-    pub purity: Option<f64>,
-    pub majority_class: Vec<String>,
-    pub assignments: Vec<usize>,
-    /// Per cluster, images nearest its centre, nearest first.
-    pub nearest: Vec<Vec<usize>>,
-    pub centroids: Vec<Vec<f32>>,
-}
-
-impl DataSelection {
-    /// Loads and filters the images this selection names.
-    pub fn load(&self) -> anyhow::Result<Dataset> {
-        Ok(self.load_with_clusters()?.0)
-    }
-
-    /// The selected images and, when the selection goes through a clusters.json, the cluster
-    /// of each of them.
-    pub fn load_with_clusters(&self) -> anyhow::Result<(Dataset, Option<Vec<usize>>)> {
-        let source = Source::parse(&self.data)?;
-        let mut set = Dataset::load(&source)?;
-        if !self.classes.is_empty() {
-            set = set.filter_classes(&self.classes)?;
-        }
-        let mut cluster_of = None;
-        if let Some(path) = &self.clusters {
-            let file: ClusterFile = serde_json::from_str(
-                &std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?,
-            )
-            .with_context(|| {
-                format!(
-                    "{} is not a clusters.json from `pegasus data cluster`",
-                    path.display()
-                )
-            })?;
-            if file.data != self.data || file.classes != self.classes || file.images != set.len() {
-                anyhow::bail!(
-                    "{} was made from --data {} --classes {:?} ({} images); this run selects --data {} --classes {:?} ({} images). Use the same source and classes, or cluster again",
-                    path.display(),
-                    file.data,
-                    file.classes,
-                    file.images,
-                    self.data,
-                    self.classes,
-                    set.len()
-                );
-            }
-            let chosen: Vec<usize> = if self.cluster.is_empty() {
-                (0..file.k).collect()
-            } else {
-                self.cluster.clone()
-            };
-            if let Some(bad) = chosen.iter().find(|&&c| c >= file.k) {
-                anyhow::bail!(
-                    "--cluster {bad}: {} has clusters 0..{}",
-                    path.display(),
-                    file.k - 1
-                );
-            }
-            let keep: Vec<usize> = match self.representatives {
-                Some(k) => {
-                    if file
-                        .nearest
-                        .first()
-                        .is_some_and(|n| n.len() < k.min(set.len()))
-                    {
-                        anyhow::bail!(
-                            "--representatives {k}: {} lists only the {} nearest images per cluster; run `pegasus data cluster --nearest {k}`",
-                            path.display(),
-                            file.nearest[0].len()
-                        );
-                    }
-                    chosen
-                        .iter()
-                        .flat_map(|&c| file.nearest[c].iter().take(k).copied())
-                        .collect()
-                }
-                None => (0..set.len())
-                    .filter(|&i| chosen.contains(&file.assignments[i]))
-                    .collect(),
-            };
-            set = set.select(&keep);
-            cluster_of = Some(
-                keep.iter()
-                    .map(|&i| file.assignments[i])
-                    .collect::<Vec<_>>(),
-            );
-        }
-        if let Some(limit) = self.limit {
-            let n = limit.min(set.len());
-            set = set.select(&(0..n).collect::<Vec<_>>());
-            if let Some(clusters) = &mut cluster_of {
-                clusters.truncate(n);
-            }
-        }
-        if self.grey {
-            set = set.greyscale();
-        }
-        if let Some(size) = self.image_size {
-            anyhow::ensure!(
-                (4..=1024).contains(&size),
-                "--image-size {size}: give 4 to 1024 pixels"
-            );
-            set = set.resized(size, size);
-        }
-        anyhow::ensure!(
-            !set.is_empty(),
-            "the selection ({}) has no images",
-            self.data
-        );
-        Ok((set, cluster_of))
-    }
 }
 
 #[derive(Subcommand)]

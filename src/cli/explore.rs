@@ -1,4 +1,5 @@
-//! Exploring a trained GLO run: `pegasus sample`, `pegasus interpolate`, `pegasus hybrid`.
+//! Exploring a trained run, written once for every latent model (GLO, VAE): `pegasus
+//! sample`, `pegasus interpolate`, `pegasus hybrid`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -6,25 +7,42 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 
-use super::train::RunConfig;
-use crate::data::Dataset;
+use crate::data::{Dataset, Split};
 use crate::gpu::Gpu;
 use crate::io::image::Grid;
-use crate::latent::{
-    GaussianFit, Path as LatentPath, cosine, encode, interpolate, on_sphere, swap_blocks,
-};
+use crate::latent::{Path as LatentPath, cosine, interpolate, on_sphere, swap_blocks};
+use crate::models::LatentModel;
 use crate::models::glo::Glo;
+use crate::models::vae::Vae;
 use crate::ops::Rng;
 use crate::tensor::Tensor;
+use crate::train::{Kind, RunConfig, load_checkpoint};
 
-/// A trained run: its settings and model.
-struct Loaded {
+/// A trained run opened for exploring: its folder, settings and model.
+struct Opened {
     dir: PathBuf,
     config: RunConfig,
-    glo: Glo,
+    model: Box<dyn LatentModel>,
 }
 
-fn load_run(gpu: &Arc<Gpu>, dir: &Path) -> anyhow::Result<Loaded> {
+impl Opened {
+    /// The images the run trained on, split as in training (and their clusters).
+    fn data(&self) -> anyhow::Result<Split> {
+        Ok(self.config.load_data(&self.dir)?)
+    }
+
+    /// Back onto the unit sphere for models whose latents live there.
+    fn placed(&self, z: Vec<f32>) -> Vec<f32> {
+        if self.model.on_sphere() {
+            on_sphere(&z)
+        } else {
+            z
+        }
+    }
+}
+
+/// Opens the run in `dir` for `pegasus COMMAND`, refusing kinds it cannot explore.
+fn open_run(gpu: &Arc<Gpu>, dir: &Path, command: &str) -> anyhow::Result<Opened> {
     let config = RunConfig::read(dir)?;
     let checkpoint = dir.join("checkpoint.safetensors");
     anyhow::ensure!(
@@ -32,20 +50,38 @@ fn load_run(gpu: &Arc<Gpu>, dir: &Path) -> anyhow::Result<Loaded> {
         "{} has no checkpoint yet; train it first",
         dir.display()
     );
-    let glo = Glo::load(gpu, config.glo.clone(), &checkpoint)?;
-    Ok(Loaded {
+    let model: Box<dyn LatentModel> = match config.model.as_str() {
+        Glo::KIND => Box::new(load_checkpoint::<Glo>(
+            gpu,
+            &config.settings(dir)?,
+            &checkpoint,
+        )?),
+        Vae::KIND => Box::new(load_checkpoint::<Vae>(
+            gpu,
+            &config.settings(dir)?,
+            &checkpoint,
+        )?),
+        other => anyhow::bail!(
+            "{} holds a `{other}` run; `pegasus {command}` explores glo and vae runs",
+            dir.display()
+        ),
+    };
+    Ok(Opened {
         dir: dir.to_path_buf(),
         config,
-        glo,
+        model,
     })
 }
 
 #[derive(Args)]
 #[command(
-    after_help = "Fits a full-covariance Gaussian to the run's latents (as the GLO paper), draws from it,
-projects the draws onto the unit sphere and generates.
+    after_help = "Draws latents from the run's prior and decodes them: for GLO a full-covariance Gaussian
+fitted to the learned latents (as the GLO paper) and projected onto the unit sphere, for a
+VAE N(0, I). --temperature scales the spread (below 1: more typical, less varied images).
 
-Example:\n  pegasus sample --run runs/glo --n 64"
+Examples:
+  pegasus sample --run runs/glo --n 64
+  pegasus sample --run runs/vae --n 32 --temperature 0.8 --seed 7"
 )]
 pub struct SampleArgs {
     /// Run folder (runs/NAME).
@@ -54,6 +90,9 @@ pub struct SampleArgs {
     /// Images drawn.
     #[arg(long, default_value_t = 64)]
     n: usize,
+    /// Scale of the prior's spread.
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
     /// Seed of the draws: the same seed gives the same images.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -68,17 +107,27 @@ pub fn sample(gpu: &Arc<Gpu>, args: &SampleArgs) -> anyhow::Result<()> {
         "--n {}: give 1 to 4096",
         args.n
     );
-    let run = load_run(gpu, &args.run)?;
-    let fit = GaussianFit::fit(&run.glo.latents);
-    let images = run
-        .glo
-        .generate(&fit.sample(gpu, args.n, &mut Rng::new(args.seed)));
+    anyhow::ensure!(
+        args.temperature.is_finite() && args.temperature > 0.0 && args.temperature <= 10.0,
+        "--temperature {}: give a value in (0, 10]",
+        args.temperature
+    );
+    let run = open_run(gpu, &args.run, "sample")?;
+    let z = run
+        .model
+        .sample_prior(args.n, args.temperature, &mut Rng::new(args.seed));
+    let images = run.model.decode(&z);
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| run.dir.join(format!("sample_{}.png", args.seed)));
     Grid::from_tensor(&images, (args.n as f64).sqrt().ceil() as usize).save(&out)?;
-    println!("{} samples: {}", args.n, out.display());
+    println!(
+        "{} samples from {}: {}",
+        args.n,
+        run.model.prior_description(),
+        out.display()
+    );
     Ok(())
 }
 
@@ -133,52 +182,46 @@ pub struct InterpolateArgs {
     out: Option<PathBuf>,
 }
 
-/// The latent for `spec`: a training index, or an image file encoded through the generator.
+/// The latent for `spec`: a training-image index, or an image file encoded by the model.
 fn latent_for(
     gpu: &Arc<Gpu>,
-    run: &Loaded,
+    run: &Opened,
+    data: &mut Option<Split>,
     spec: &str,
     encode_steps: usize,
 ) -> anyhow::Result<Vec<f32>> {
-    let images = run.glo.config.images;
     if let Ok(i) = spec.parse::<usize>() {
+        if data.is_none() {
+            *data = Some(run.data()?);
+        }
+        let train = &data.as_ref().expect("loaded above").train;
         anyhow::ensure!(
-            i < images,
+            i < train.len(),
             "training image {i} does not exist: the run has images 0..{}",
-            images - 1
+            train.len() - 1
         );
-        return Ok(run.glo.latents.gather_rows(&[i]).to_vec());
+        return Ok(run.model.latents_of(train, &[i]).to_vec());
     }
     let path = Path::new(spec);
     anyhow::ensure!(
         path.is_file(),
         "`{spec}` is neither a training-image index nor an image file"
     );
-    let g = run.glo.config.generator;
+    let (channels, size) = run.model.image_shape();
     let folder = tempdir_with(path)?;
-    let mut set = Dataset::load(&crate::data::Source::Folder(folder.clone()))?;
+    let loaded = Dataset::load(&crate::data::Source::Folder(folder.clone()));
     let _ = std::fs::remove_dir_all(&folder);
-    if g.channels == 1 {
+    let mut set = loaded?;
+    if channels == 1 {
         set = set.greyscale();
     }
     anyhow::ensure!(
-        set.channels == g.channels,
-        "{spec} has {} channels, the model {}",
-        set.channels,
-        g.channels
+        set.channels == channels,
+        "{spec} has {} channels, the model {channels}",
+        set.channels
     );
-    let set = set.resized(g.image_size, g.image_size);
-    let target = set.batch(gpu, &[0]);
-    // Start from the training latent whose image is closest, then refine.
-    let start = nearest_latent(run, &target);
-    Ok(encode(
-        &run.glo.generator,
-        &target,
-        &start,
-        encode_steps,
-        run.glo.config.levels,
-    )
-    .to_vec())
+    let target = set.resized(size, size).batch(gpu, &[0]);
+    Ok(run.model.encode(&target, encode_steps).to_vec())
 }
 
 /// A temporary folder holding only `file` (so the folder reader decodes and checks it).
@@ -192,23 +235,6 @@ fn tempdir_with(file: &Path) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// The training latent whose reconstruction is nearest `target` [1, C, H, W] (L2), among an
-/// even spread of at most 512 training images.
-fn nearest_latent(run: &Loaded, target: &Tensor) -> Tensor {
-    let idx = crate::models::glo::spread(run.glo.config.images, 512);
-    let z = run.glo.latents.gather_rows(&idx);
-    let images = run.glo.generate(&z);
-    let n = idx.len();
-    let flat = images.reshape(&[n, images.numel() / n]);
-    let t = target.reshape(&[1, target.numel()]);
-    let best = flat
-        .pairwise_sq_distances(&t)
-        .reshape(&[1, n])
-        .argmin_rows()
-        .to_vec()[0] as usize;
-    z.narrow(0, best, 1)
-}
-
 pub fn interpolate_cmd(gpu: &Arc<Gpu>, args: &InterpolateArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         (2..=64).contains(&args.steps),
@@ -219,19 +245,15 @@ pub fn interpolate_cmd(gpu: &Arc<Gpu>, args: &InterpolateArgs) -> anyhow::Result
         args.weights.iter().all(|w| (0.0..=1.0).contains(w)),
         "--weights must lie in 0..1"
     );
-    let run = load_run(gpu, &args.run)?;
-    let a = latent_for(gpu, &run, &args.from, args.encode_steps)?;
-    let b = latent_for(gpu, &run, &args.to, args.encode_steps)?;
+    let run = open_run(gpu, &args.run, "interpolate")?;
+    let mut data = None;
+    let a = latent_for(gpu, &run, &mut data, &args.from, args.encode_steps)?;
+    let b = latent_for(gpu, &run, &mut data, &args.to, args.encode_steps)?;
     let nz = a.len();
     let (rows, columns, what): (Vec<Vec<f32>>, usize, String) = if !args.weights.is_empty() {
         let mut rows = vec![a.clone()];
         for &w in &args.weights {
-            rows.push(on_sphere(&crate::latent::between(
-                &b,
-                &a,
-                w,
-                LatentPath::Linear,
-            )));
+            rows.push(run.placed(crate::latent::between(&b, &a, w, LatentPath::Linear)));
         }
         rows.push(b.clone());
         let n = rows.len();
@@ -258,8 +280,8 @@ pub fn interpolate_cmd(gpu: &Arc<Gpu>, args: &InterpolateArgs) -> anyhow::Result
             }
             Mode::Lerp => {
                 let rows = interpolate(&a, &b, args.steps, LatentPath::Linear)
-                    .iter()
-                    .map(|z| on_sphere(z))
+                    .into_iter()
+                    .map(|z| run.placed(z))
                     .collect();
                 (rows, args.steps, format!("{} frames, linear", args.steps))
             }
@@ -272,8 +294,8 @@ pub fn interpolate_cmd(gpu: &Arc<Gpu>, args: &InterpolateArgs) -> anyhow::Result
     };
     let flat: Vec<f32> = rows.concat();
     let images = run
-        .glo
-        .generate(&Tensor::from_slice(gpu, &flat, &[rows.len(), nz]));
+        .model
+        .decode(&Tensor::from_slice(gpu, &flat, &[rows.len(), nz]));
     let out = args.out.clone().unwrap_or_else(|| {
         let label = |spec: &str| {
             let stem = Path::new(spec).file_stem().map(|s| s.to_string_lossy());
@@ -384,26 +406,21 @@ pub fn hybrid(gpu: &Arc<Gpu>, args: &HybridArgs) -> anyhow::Result<()> {
         !args.weights.is_empty() && args.weights.iter().all(|w| (0.0..=1.0).contains(w)),
         "--weights must lie in 0..1"
     );
-    let run = load_run(gpu, &args.run)?;
-    let (set, cluster_of) = run.config.data.load_with_clusters()?;
-    anyhow::ensure!(
-        set.len() == run.glo.config.images,
-        "the run's data selection now gives {} images, it was trained on {}",
-        set.len(),
-        run.glo.config.images
-    );
-    let nz = run.glo.config.generator.nz;
+    let run = open_run(gpu, &args.run, "hybrid")?;
+    let data = run.data()?;
+    let (set, cluster_of) = (&data.train, &data.cluster_of);
+    let nz = run.model.nz();
     // (members, their latents, class mean) of one class.
     let class = |name: &str| -> anyhow::Result<(Vec<usize>, Vec<f32>, Vec<f32>)> {
-        let members = group_members(&set, cluster_of.as_deref(), name)?;
-        let z = run.glo.latents.gather_rows(&members).to_vec();
+        let members = group_members(set, cluster_of.as_deref(), name)?;
+        let z = run.model.latents_of(set, &members).to_vec();
         let mut mean = vec![0f32; nz];
         for row in z.chunks(nz) {
             mean.iter_mut()
                 .zip(row)
                 .for_each(|(m, v)| *m += v / members.len() as f32);
         }
-        Ok((members, z, on_sphere(&mean)))
+        Ok((members, z, run.placed(mean)))
     };
     let (ma, za, mean_a) = class(&args.a)?;
     let (mb, zb, mean_b) = class(&args.b)?;
@@ -420,7 +437,7 @@ pub fn hybrid(gpu: &Arc<Gpu>, args: &HybridArgs) -> anyhow::Result<()> {
     for &i in &typical(&za, &mean_a) {
         for &j in &typical(&zb, &mean_b) {
             for &w in &args.weights {
-                let z = on_sphere(&crate::latent::between(
+                let z = run.placed(crate::latent::between(
                     &zb[j * nz..(j + 1) * nz],
                     &za[i * nz..(i + 1) * nz],
                     w,
@@ -435,8 +452,8 @@ pub fn hybrid(gpu: &Arc<Gpu>, args: &HybridArgs) -> anyhow::Result<()> {
     scored.truncate(args.top.max(1));
     let flat: Vec<f32> = scored.iter().flat_map(|s| s.4.clone()).collect();
     let images = run
-        .glo
-        .generate(&Tensor::from_slice(gpu, &flat, &[scored.len(), nz]));
+        .model
+        .decode(&Tensor::from_slice(gpu, &flat, &[scored.len(), nz]));
     let out = args.out.clone().unwrap_or_else(|| {
         let name = format!("hybrids_{}_{}.png", args.a, args.b).replace(':', "-");
         run.dir.join(name)

@@ -18,7 +18,7 @@ use crate::gpu::{AdapterChoice, Gpu};
     name = "pegasus",
     version,
     about = "Train and explore generative image models (GLO, VAE, VAE-GAN, CPPN-GAN) on any GPU",
-    after_help = "Examples:\n  pegasus train glo\n  pegasus sample --run runs/glo --n 64\n  pegasus interpolate --run runs/glo --from 3 --to 4010\n  pegasus devices\n  pegasus bench matmul --size 1024,1024,1024"
+    after_help = "Examples:\n  pegasus train glo\n  pegasus train vae\n  pegasus sample --run runs/glo --n 64\n  pegasus interpolate --run runs/glo --from 3 --to 4010\n  pegasus devices\n  pegasus bench matmul --size 1024,1024,1024"
 )]
 struct Cli {
     /// Adapter to run on: an index from `pegasus devices` or part of its name. Overrides the
@@ -42,7 +42,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Fetch, describe and cluster image datasets.
     Data(data::DataArgs),
-    /// Train a model on images (GLO).
+    /// Train a model on images (GLO, VAE).
     Train(train::TrainArgs),
     /// Generate new images from a trained run.
     Sample(explore::SampleArgs),
@@ -55,8 +55,25 @@ enum Command {
 pub fn run() -> ExitCode {
     ensure_runtime_dir();
     let cli = Cli::parse();
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command line as the binary would (`args[0]` is the program name), returning its
+/// error instead of printing it: for tests that drive pegasus in-process.
+pub fn run_with(args: &[&str]) -> anyhow::Result<()> {
+    ensure_runtime_dir();
+    execute(Cli::try_parse_from(args)?)
+}
+
+fn execute(cli: Cli) -> anyhow::Result<()> {
     let choice = AdapterChoice::from_flag_or_env(cli.adapter.as_deref());
-    let result = match cli.command {
+    match cli.command {
         Command::Devices => devices::run(&choice),
         Command::Bench(args) => open(&choice).and_then(|gpu| bench::run(&gpu, &args)),
         Command::Data(args) => data::run(&args, || open(&choice)),
@@ -66,13 +83,6 @@ pub fn run() -> ExitCode {
             open(&choice).and_then(|gpu| explore::interpolate_cmd(&gpu, &args))
         }
         Command::Hybrid(args) => open(&choice).and_then(|gpu| explore::hybrid(&gpu, &args)),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
     }
 }
 

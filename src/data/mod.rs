@@ -10,8 +10,11 @@ pub mod cluster;
 pub mod download;
 mod folder;
 mod idx;
+pub mod selection;
 mod stl10;
 pub mod transform;
+
+pub use selection::{DataSelection, HeldOut, Split};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -152,6 +155,24 @@ impl Source {
             )));
         }
         Ok(source)
+    }
+
+    /// The same source's test split, for sources that have one.
+    pub fn test_split(&self) -> Option<Source> {
+        let mut test = self.clone();
+        match &mut test {
+            Source::Mnist { test, .. }
+            | Source::Cifar10 { test, .. }
+            | Source::Cifar100 { test, .. } => {
+                if *test {
+                    return None;
+                }
+                *test = true;
+            }
+            Source::Stl10 { split, .. } if split != "test" => *split = "test".into(),
+            _ => return None,
+        }
+        Some(test)
     }
 }
 

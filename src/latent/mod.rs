@@ -119,10 +119,11 @@ impl GaussianFit {
         GaussianFit { mean, chol, dim: d }
     }
 
-    /// n samples as [n, D], each projected onto the unit sphere.
-    pub fn sample(&self, gpu: &Arc<Gpu>, n: usize, rng: &mut Rng) -> Tensor {
+    /// n samples as [n, D], each projected onto the unit sphere; `temperature` scales the
+    /// spread around the mean (1: the fitted covariance).
+    pub fn sample(&self, gpu: &Arc<Gpu>, n: usize, temperature: f32, rng: &mut Rng) -> Tensor {
         let d = self.dim;
-        let e = rng.normal(gpu, &[n, d], 0.0, 1.0).to_vec();
+        let e = rng.normal(gpu, &[n, d], 0.0, temperature).to_vec();
         let mut out = Vec::with_capacity(n * d);
         for r in 0..n {
             let z: Vec<f32> = (0..d)

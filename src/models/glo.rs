@@ -7,16 +7,20 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::Dataset;
 use crate::data::cluster::{pca, pixel_features};
+use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::io::Checkpoint;
+use crate::io::image::Grid;
+use crate::latent::{GaussianFit, Path as LatentPath, encode, interpolate};
 use crate::models::generator::{Generator, GeneratorConfig};
+use crate::models::{LatentModel, in_batches, interpolation_ends, psnr_db, spread};
 use crate::nn::{Module, loss, prefixed};
 use crate::ops::{HostRng, Rng};
 use crate::optim::{Adam, RowAdam};
 use crate::tensor::Tensor;
+use crate::train::{Kind, Model, batches_per_epoch, counter};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,13 +40,12 @@ pub enum LatentInit {
     Normal,
 }
 
-/// Everything a GLO run needs to be rebuilt exactly (config.json of the run).
+/// Everything a GLO run needs to be rebuilt exactly (under "glo" in config.json).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GloConfig {
     pub generator: GeneratorConfig,
     pub images: usize,
     pub batch: usize,
-    pub steps: usize,
     pub lr_generator: f32,
     pub lr_latent: f32,
     pub loss: Reconstruction,
@@ -93,19 +96,6 @@ fn pca_latents(gpu: &Arc<Gpu>, set: &Dataset, nz: usize, seed: u64) -> Vec<f32> 
     out
 }
 
-/// `count` indices spread evenly over 0..n (all of them when n <= count).
-pub fn spread(n: usize, count: usize) -> Vec<usize> {
-    let count = count.min(n);
-    (0..count).map(|i| i * n / count).collect()
-}
-
-impl GloConfig {
-    /// Whole batches in one pass over the images (a partial last batch is dropped).
-    pub fn batches_per_epoch(&self) -> usize {
-        (self.images / self.batch.max(1)).max(1)
-    }
-}
-
 impl Glo {
     /// A new model for the images of `set`, latents initialised as `config.init` says.
     pub fn new(gpu: &Arc<Gpu>, set: &Dataset, config: GloConfig) -> Result<Glo> {
@@ -154,14 +144,14 @@ impl Glo {
         })
     }
 
-    /// The training images of step `step`: epoch by epoch, each a fresh permutation drawn
-    /// from (seed, epoch), so a resumed run sees the same batches.
+    /// The training images of step `step`.
     pub fn batch_indices(&self, step: usize) -> Vec<usize> {
-        let per = self.config.batches_per_epoch();
-        let order =
-            HostRng::new(self.config.seed, (step / per) as u64).permutation(self.config.images);
-        let b = self.config.batch.min(self.config.images);
-        order[(step % per) * b..(step % per + 1) * b].to_vec()
+        crate::train::batch_indices(
+            self.config.seed,
+            self.config.images,
+            self.config.batch,
+            step,
+        )
     }
 
     pub fn reconstruction_loss(&self, out: &Tensor, target: &Tensor) -> Tensor {
@@ -200,34 +190,73 @@ impl Glo {
     /// Images the generator makes from latents [n, nz] (eval mode), in batches.
     pub fn generate(&self, z: &Tensor) -> Tensor {
         self.generator.set_training(false);
-        let out = crate::autograd::no_grad(|| {
-            let n = z.dims()[0];
-            let parts: Vec<Tensor> = (0..n)
-                .step_by(self.config.batch)
-                .map(|s| {
-                    self.generator
-                        .forward(&z.narrow(0, s, (n - s).min(self.config.batch)))
-                })
-                .collect();
-            let refs: Vec<&Tensor> = parts.iter().collect();
-            Tensor::concat(&refs, 0)
-        });
+        let out = in_batches(z, self.config.batch, |part| self.generator.forward(part));
         self.generator.set_training(true);
         out
     }
 
-    /// Mean PSNR (dB, images in [-1, 1] so the peak-to-peak is 2) of the reconstructions of
-    /// `count` training images spread evenly over the set.
+    /// Mean PSNR (dB) of the reconstructions of `count` training images spread evenly over
+    /// the set.
     pub fn reconstruction_psnr(&self, set: &Dataset, count: usize) -> f32 {
         let idx = spread(set.len(), count);
         let recon = self.generate(&self.latents.gather_rows(&idx));
-        let target = set.batch(self.latents.gpu(), &idx);
-        let mse = crate::autograd::no_grad(|| loss::mse(&recon, &target).item()).max(1e-12);
-        10.0 * (4.0 / mse).log10()
+        psnr_db(&recon, &set.batch(self.latents.gpu(), &idx))
     }
 
-    /// Everything a resume needs, by name (PyTorch-style names for the generator).
-    pub fn state(&mut self) -> Vec<(String, Tensor)> {
+    /// The training latent whose image is nearest `target` [1, C, H, W] (L2), among an even
+    /// spread of at most 512 training images: where encoding a new image starts.
+    fn nearest_latent(&self, target: &Tensor) -> Tensor {
+        let idx = spread(self.config.images, 512);
+        let z = self.latents.gather_rows(&idx);
+        let images = self.generate(&z);
+        let n = idx.len();
+        let flat = images.reshape(&[n, images.numel() / n]);
+        let t = target.reshape(&[1, target.numel()]);
+        let best = flat
+            .pairwise_sq_distances(&t)
+            .reshape(&[1, n])
+            .argmin_rows()
+            .to_vec()[0] as usize;
+        z.narrow(0, best, 1)
+    }
+}
+
+impl Model for Glo {
+    fn loss_names(&self) -> Vec<&'static str> {
+        vec!["loss"]
+    }
+
+    fn eval_names(&self) -> Vec<&'static str> {
+        vec!["psnr_db"]
+    }
+
+    fn step(&self) -> usize {
+        self.step
+    }
+
+    fn batch_size(&self) -> usize {
+        self.config.batch
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "GLO, latent {}, generator {} parameters",
+            self.config.generator.nz,
+            crate::nn::parameter_count(&self.generator)
+        )
+    }
+
+    fn train_step(&mut self, train: &Dataset) -> Vec<(&'static str, Tensor)> {
+        vec![("loss", Glo::train_step(self, train))]
+    }
+
+    fn evaluate(&self, data: &Split) -> Vec<f32> {
+        vec![self.reconstruction_psnr(&data.train, 64)]
+    }
+
+    /// Generator, its buffers, the latent table and both optimisers' state, the latents'
+    /// per-row step counts among them (PyTorch-style names for the generator).
+    fn state(&mut self) -> Vec<(String, Tensor)> {
         let mut all = prefixed("generator", self.generator.parameters());
         all.extend(prefixed("generator", self.generator.buffers()));
         all.push(("latents".into(), self.latents.clone()));
@@ -240,11 +269,6 @@ impl Glo {
             "optim.latents.exp_avg_sq".into(),
             self.opt_latents.exp_avg_sq.clone(),
         ));
-        all
-    }
-
-    fn state_with_row_steps(&mut self) -> Vec<(String, Tensor)> {
-        let mut all = self.state();
         all.push((
             "optim.latents.row_steps".into(),
             self.opt_latents.row_steps_tensor(),
@@ -252,49 +276,125 @@ impl Glo {
         all
     }
 
-    pub fn save(&mut self, path: &Path) -> Result<()> {
-        let mut ckpt = Checkpoint::capture(&self.state_with_row_steps());
-        ckpt.metadata.insert("step".into(), self.step.to_string());
-        ckpt.metadata.insert(
-            "optim.generator.step".into(),
-            self.opt_generator.step.to_string(),
-        );
-        ckpt.metadata.insert(
-            "optim.latents.step".into(),
-            self.opt_latents.step.to_string(),
-        );
-        ckpt.metadata.insert(
-            "config".into(),
-            serde_json::to_string(&self.config).expect("config serialises"),
-        );
-        ckpt.save(path)
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("step", self.step as u64),
+            ("optim.generator.step", self.opt_generator.step),
+            ("optim.latents.step", self.opt_latents.step),
+        ]
     }
 
-    /// Rebuilds the model of `config` and restores a checkpoint into it.
-    pub fn load(gpu: &Arc<Gpu>, config: GloConfig, path: &Path) -> Result<Glo> {
-        let ckpt = Checkpoint::load(path)?;
-        let mut glo = Glo::with_normal_latents(gpu, config)?;
-        let row_steps = Tensor::zeros(gpu, &[glo.config.images]);
-        let mut expected = glo.state();
-        expected.push(("optim.latents.row_steps".into(), row_steps.clone()));
-        ckpt.restore(path, &expected)?;
-        glo.opt_latents.set_row_steps(&row_steps);
-        let number = |key: &str| -> Result<u64> {
-            ckpt.metadata
-                .get(key)
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| {
-                    Error::file(
-                        path,
-                        format!(
-                            "the checkpoint has no `{key}`; it is not from `pegasus train glo`"
-                        ),
-                    )
-                })
-        };
-        glo.step = number("step")? as usize;
-        glo.opt_generator.step = number("optim.generator.step")?;
-        glo.opt_latents.step = number("optim.latents.step")?;
-        Ok(glo)
+    fn restore(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
+        let expected = self.state();
+        checkpoint.restore(path, &expected)?;
+        let (_, row_steps) = expected
+            .last()
+            .expect("the row steps are part of the state");
+        self.opt_latents.set_row_steps(row_steps);
+        self.step = counter(checkpoint, path, "step")? as usize;
+        self.opt_generator.step = counter(checkpoint, path, "optim.generator.step")?;
+        self.opt_latents.step = counter(checkpoint, path, "optim.latents.step")?;
+        Ok(())
+    }
+
+    fn write_pictures(&self, data: &Split, dir: &Path, last: bool) -> Result<Vec<String>> {
+        let set = &data.train;
+        let gpu = self.latents.gpu();
+        let idx = spread(set.len(), 16);
+        let recon = self.generate(&self.latents.gather_rows(&idx));
+        let originals = Grid::from_dataset(set, &idx, 8);
+        Grid::stacked(&[originals, Grid::from_tensor(&recon, 8)])
+            .save(&dir.join("reconstructions.png"))?;
+        let samples =
+            self.generate(&self.sample_prior(64, 1.0, &mut Rng::new(self.config.seed ^ 0x5a)));
+        Grid::from_tensor(&samples, 8).save(&dir.join("samples.png"))?;
+        let mut written = vec!["reconstructions.png".to_string(), "samples.png".to_string()];
+        if last {
+            let (a, b) = interpolation_ends(set);
+            let rows = self.latents.gather_rows(&[a, b]).to_vec();
+            let nz = self.config.generator.nz;
+            let path: Vec<f32> =
+                interpolate(&rows[..nz], &rows[nz..], 10, LatentPath::Spherical).concat();
+            let frames = self.generate(&Tensor::from_slice(gpu, &path, &[10, nz]));
+            Grid::from_tensor(&frames, 10).save(&dir.join("interpolation.png"))?;
+            written.push("interpolation.png".into());
+        }
+        Ok(written)
+    }
+
+    fn divergence_hint(&self) -> String {
+        "Lower --lr-generator or --lr-latent".into()
+    }
+
+    fn report(&self, data: &Split) -> Vec<String> {
+        vec![format!(
+            "training-set reconstruction PSNR {:.2} dB ({} images)",
+            self.reconstruction_psnr(&data.train, 256),
+            data.train.len().min(256)
+        )]
+    }
+}
+
+impl Kind for Glo {
+    const KIND: &'static str = "glo";
+    type Config = GloConfig;
+
+    fn build(gpu: &Arc<Gpu>, config: &GloConfig, train: Option<&Dataset>) -> Result<Glo> {
+        match train {
+            Some(set) => Glo::new(gpu, set, config.clone()),
+            None => Glo::with_normal_latents(gpu, config.clone()),
+        }
+    }
+
+    fn batches_per_epoch(config: &GloConfig) -> usize {
+        batches_per_epoch(config.images, config.batch)
+    }
+}
+
+impl LatentModel for Glo {
+    fn nz(&self) -> usize {
+        self.config.generator.nz
+    }
+
+    fn image_shape(&self) -> (usize, usize) {
+        (
+            self.config.generator.channels,
+            self.config.generator.image_size,
+        )
+    }
+
+    fn on_sphere(&self) -> bool {
+        true
+    }
+
+    fn decode(&self, z: &Tensor) -> Tensor {
+        self.generate(z)
+    }
+
+    fn latents_of(&self, _train: &Dataset, indices: &[usize]) -> Tensor {
+        self.latents.gather_rows(indices)
+    }
+
+    /// GLO has no encoder: each image's latent is optimised with the generator frozen,
+    /// starting from the training latent whose image is nearest.
+    fn encode(&self, images: &Tensor, effort: usize) -> Tensor {
+        let n = images.dims()[0];
+        let rows: Vec<Tensor> = (0..n)
+            .map(|i| {
+                let target = images.narrow(0, i, 1);
+                let start = self.nearest_latent(&target);
+                encode(&self.generator, &target, &start, effort, self.config.levels)
+            })
+            .collect();
+        let refs: Vec<&Tensor> = rows.iter().collect();
+        Tensor::concat(&refs, 0)
+    }
+
+    fn sample_prior(&self, n: usize, temperature: f32, rng: &mut Rng) -> Tensor {
+        GaussianFit::fit(&self.latents).sample(self.latents.gpu(), n, temperature, rng)
+    }
+
+    fn prior_description(&self) -> &'static str {
+        "a full-covariance Gaussian fitted to the learned latents (as the GLO paper), projected onto the unit sphere"
     }
 }

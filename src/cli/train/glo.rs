@@ -1,0 +1,145 @@
+//! `pegasus train glo`: GLO's options and settings; the harness does the rest.
+
+use clap::{Args, ValueEnum};
+
+use super::{RunArgs, train_kind};
+use crate::data::Split;
+use crate::gpu::Gpu;
+use crate::models::generator::GeneratorConfig;
+use crate::models::glo::{Glo, GloConfig, LatentInit, Reconstruction};
+
+pub const EXAMPLES: &str =
+    "Writes runs/NAME/: config.json, metrics.csv (step, loss, reconstruction PSNR), loss.png,
+reconstructions.png (originals above reconstructions), samples.png (from a Gaussian fitted to
+the latents), interpolation.png and checkpoint.safetensors. Ctrl-C saves a checkpoint and stops.
+
+Examples:
+  pegasus train glo
+  pegasus train glo --steps 3000 --nz 64 --run digits-long
+  pegasus train glo --data cifar10 --classes horse,bird --image-size 32 --ngf 32 --nz 100
+  pegasus train glo --data stl10 --classes horse,bird --image-size 96 --ngf 96 --nz 100 --batch 16
+  pegasus train glo --run digits-long --resume --steps 6000
+  pegasus train glo --epochs 20 --run digits-20-epochs";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LossArg {
+    Laplacian,
+    L1,
+    L2,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum InitArg {
+    Pca,
+    Normal,
+}
+
+#[derive(Args, Clone)]
+pub struct GloArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Latent size.
+    #[arg(long, default_value_t = 32)]
+    nz: usize,
+    /// Generator width (filters of its last hidden layer).
+    #[arg(long, default_value_t = 16)]
+    ngf: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Adam learning rate of the generator's weights.
+    #[arg(long, default_value_t = 1e-3)]
+    lr_generator: f32,
+    /// Adam learning rate of the latents (each row steps only when its image is in the batch).
+    #[arg(long, default_value_t = 3e-2)]
+    lr_latent: f32,
+    #[arg(long, value_enum, default_value_t = LossArg::Laplacian)]
+    loss: LossArg,
+    /// Laplacian pyramid levels (the last one the Gaussian residual).
+    #[arg(long, default_value_t = 4)]
+    levels: usize,
+    /// Weights of the levels, finest first, comma-separated (default: all 1).
+    #[arg(long, value_delimiter = ',')]
+    lap_weights: Vec<f32>,
+    /// How the latents start.
+    #[arg(long, value_enum, default_value_t = InitArg::Pca)]
+    init: InitArg,
+    /// Seed of the initialisation and of the batch order: the same seed, the same run.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub fn train(
+    args: &GloArgs,
+    open_gpu: impl Fn() -> anyhow::Result<std::sync::Arc<Gpu>>,
+) -> anyhow::Result<()> {
+    check_args(args)?;
+    train_kind::<Glo>(&args.run, open_gpu, None, |data| settings(args, data))
+}
+
+fn check_args(a: &GloArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(a.batch >= 1, "--batch must be at least 1");
+    anyhow::ensure!((1..=4096).contains(&a.nz), "--nz {}: give 1 to 4096", a.nz);
+    anyhow::ensure!(
+        (1..=1024).contains(&a.ngf),
+        "--ngf {}: give 1 to 1024",
+        a.ngf
+    );
+    anyhow::ensure!(
+        (1..=8).contains(&a.levels),
+        "--levels {}: give 1 to 8",
+        a.levels
+    );
+    anyhow::ensure!(
+        a.lap_weights.is_empty() || a.lap_weights.len() == a.levels,
+        "--lap-weights has {} values for {} levels",
+        a.lap_weights.len(),
+        a.levels
+    );
+    anyhow::ensure!(
+        a.lr_generator > 0.0 && a.lr_latent > 0.0,
+        "learning rates must be positive"
+    );
+    Ok(())
+}
+
+/// GLO's settings for a new run on `data`.
+fn settings(args: &GloArgs, data: &Split) -> anyhow::Result<GloConfig> {
+    let set = &data.train;
+    anyhow::ensure!(
+        set.height == set.width,
+        "the images are {} x {}; GLO needs square images: pass --image-size",
+        set.height,
+        set.width
+    );
+    let size = set.height;
+    anyhow::ensure!(
+        GeneratorConfig::SIZES.contains(&size),
+        "the images are {size} x {size}; the generator makes 28, 32, 64 or 96 pixels: pass --image-size 32 (or 28, 64, 96)"
+    );
+    Ok(GloConfig {
+        generator: GeneratorConfig {
+            image_size: size,
+            channels: set.channels,
+            nz: args.nz,
+            ngf: args.ngf,
+        },
+        images: set.len(),
+        batch: args.batch.min(set.len()),
+        lr_generator: args.lr_generator,
+        lr_latent: args.lr_latent,
+        loss: match args.loss {
+            LossArg::Laplacian => Reconstruction::Laplacian,
+            LossArg::L1 => Reconstruction::L1,
+            LossArg::L2 => Reconstruction::L2,
+        },
+        levels: args.levels,
+        lap_weights: (!args.lap_weights.is_empty()).then(|| args.lap_weights.clone()),
+        init: if args.init == InitArg::Pca {
+            LatentInit::Pca
+        } else {
+            LatentInit::Normal
+        },
+        seed: args.seed,
+    })
+}

@@ -1,0 +1,254 @@
+//! `pegasus train <model>`: the options every model shares (data, run folder, schedule) and
+//! the one path every model trains through: open or resume the run, build the model, hand
+//! it to the harness, report.
+
+mod glo;
+mod vae;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::{Args, Subcommand};
+
+use crate::data::{DataSelection, Split};
+use crate::gpu::Gpu;
+use crate::io::Checkpoint;
+use crate::train::{
+    Kind, Opening, RunConfig, RunFolder, Schedule, summary, train as train_in_harness, trim_metrics,
+};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(subcommand)]
+    model: TrainModel,
+}
+
+#[derive(Subcommand)]
+enum TrainModel {
+    /// GLO: a generator and one latent per training image on the unit sphere, trained on the
+    /// Laplacian-pyramid L1 loss.
+    #[command(after_help = glo::EXAMPLES)]
+    Glo(glo::GloArgs),
+    /// VAE (seed 002): a convolutional encoder to mu and log sigma^2, a mirrored decoder,
+    /// trained on KL + SSIM + colour losses.
+    #[command(after_help = vae::EXAMPLES)]
+    Vae(vae::VaeArgs),
+}
+
+pub fn run(
+    args: &TrainArgs,
+    open_gpu: impl Fn() -> anyhow::Result<Arc<Gpu>>,
+) -> anyhow::Result<()> {
+    match &args.model {
+        TrainModel::Glo(a) => glo::train(a, open_gpu),
+        TrainModel::Vae(a) => vae::train(a, open_gpu),
+    }
+}
+
+/// Options of every `pegasus train` subcommand: the images, the run folder and the schedule.
+#[derive(Args, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub selection: DataSelection,
+    /// Run name: the folder under --runs [default: the model's name (glo, vae), or NAME-2,
+    /// NAME-3, ... when taken].
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Folder that holds the runs.
+    #[arg(long, default_value = "runs")]
+    pub runs: PathBuf,
+    /// Continue runs/NAME from its checkpoint, with its saved settings (--steps or --epochs
+    /// may extend it; other model options are ignored).
+    #[arg(long)]
+    pub resume: bool,
+    /// Total training steps (batches) [default: 1200; with --resume, the run's own].
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Total training length in passes over the training images, instead of --steps.
+    #[arg(long, conflicts_with = "steps")]
+    pub epochs: Option<usize>,
+    /// Steps between metrics rows (and progress lines when stderr is not a terminal).
+    #[arg(long, default_value_t = 50)]
+    pub log_every: usize,
+    /// Steps between picture updates.
+    #[arg(long, default_value_t = 300)]
+    pub image_every: usize,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 300)]
+    pub checkpoint_every: usize,
+    /// Minutes between checkpoints, whatever the step count.
+    #[arg(long, default_value_t = 5.0)]
+    pub checkpoint_minutes: f64,
+}
+
+const DEFAULT_STEPS: usize = 1200;
+
+impl RunArgs {
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.steps != Some(0), "--steps must be at least 1");
+        anyhow::ensure!(self.epochs != Some(0), "--epochs must be at least 1");
+        anyhow::ensure!(
+            self.log_every >= 1 && self.image_every >= 1 && self.checkpoint_every >= 1,
+            "--log-every, --image-every and --checkpoint-every must be at least 1"
+        );
+        anyhow::ensure!(
+            self.checkpoint_minutes > 0.0,
+            "--checkpoint-minutes must be positive"
+        );
+        Ok(())
+    }
+
+    /// --steps, or --epochs in whole batches of the run.
+    fn total_steps(&self, batches_per_epoch: usize) -> Option<usize> {
+        self.steps.or(self.epochs.map(|e| e * batches_per_epoch))
+    }
+}
+
+/// Trains a model of kind K: a new run whose settings `new_settings` makes from the loaded
+/// images (holding every `hold_out`-th back, or the test split, when given), or the resumed
+/// run of `args.run`. Nothing is written before the model is built
+/// (and, on resume, its checkpoint restored), so refused settings and damaged checkpoints
+/// leave the folder as it was.
+fn train_kind<K: Kind>(
+    args: &RunArgs,
+    open_gpu: impl Fn() -> anyhow::Result<Arc<Gpu>>,
+    hold_out: Option<usize>,
+    new_settings: impl FnOnce(&Split) -> anyhow::Result<K::Config>,
+) -> anyhow::Result<()> {
+    args.check()?;
+    let (folder, opening) = RunFolder::open(K::KIND, &args.runs, args.run.as_deref(), args.resume)?;
+    let dir = folder.dir.clone();
+    let (mut config, settings, data, from_checkpoint) = match opening {
+        Opening::New { unfinished } => {
+            let data = Split::choose(&args.selection, hold_out)?;
+            let settings = new_settings(&data)?;
+            if unfinished {
+                eprintln!(
+                    "{} stopped before its first checkpoint; starting it again",
+                    dir.display()
+                );
+            }
+            let steps = args
+                .total_steps(K::batches_per_epoch(&settings))
+                .unwrap_or(DEFAULT_STEPS);
+            let config = RunConfig {
+                model: K::KIND.into(),
+                data: args.selection.clone(),
+                heldout: data.how,
+                images: data.train.len(),
+                steps,
+                log_every: args.log_every,
+                image_every: args.image_every,
+                checkpoint_every: args.checkpoint_every,
+                checkpoint_minutes: args.checkpoint_minutes,
+                adapter: String::new(),
+                settings: RunConfig::model_section(K::KIND, &settings),
+            };
+            (config, settings, data, false)
+        }
+        Opening::Resume {
+            config,
+            from_checkpoint,
+        } => {
+            let mut config = *config;
+            let settings: K::Config = config.settings(&dir)?;
+            if let Some(steps) = args.total_steps(K::batches_per_epoch(&settings)) {
+                config.steps = steps;
+            }
+            let data = config.load_data(&dir)?;
+            (config, settings, data, from_checkpoint)
+        }
+    };
+    let gpu = open_gpu()?;
+    let mut model = K::build(&gpu, &settings, (!from_checkpoint).then_some(&data.train))?;
+    if from_checkpoint {
+        let path = folder.checkpoint();
+        let checkpoint = Checkpoint::load(&path)?;
+        if let Some(kind) = checkpoint.metadata.get("model") {
+            anyhow::ensure!(
+                kind == K::KIND,
+                "{}: a checkpoint of a {kind} model in a {} run; the run folder is mixed up",
+                path.display(),
+                K::KIND
+            );
+        }
+        model.restore(&checkpoint, &path)?;
+        trim_metrics(&folder.metrics(), model.step())?;
+        eprintln!(
+            "resuming {} at step {} of {}",
+            dir.display(),
+            model.step(),
+            config.steps
+        );
+    } else if args.resume {
+        eprintln!(
+            "{} stopped before its first checkpoint: starting it again from step 0 with its saved settings",
+            dir.display()
+        );
+    }
+    config.adapter = gpu.info().name.clone();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    config.write(&dir)?;
+    let set = &data.train;
+    let heldout = match &data.heldout {
+        Some(h) => format!(", {} held out ({})", h.len(), data.describe_heldout()),
+        None => String::new(),
+    };
+    eprintln!(
+        "{} on {} ({} images of {} x {} x {}{heldout}), {} steps of {}",
+        model.describe(),
+        set.name,
+        set.len(),
+        set.channels,
+        set.height,
+        set.width,
+        config.steps,
+        model.batch_size()
+    );
+    if from_checkpoint && model.step() >= config.steps {
+        println!(
+            "{} is already at step {} of {}; give a larger --steps to train on",
+            dir.display(),
+            model.step(),
+            config.steps
+        );
+        return Ok(());
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    // A second Ctrl-C during the save falls through to the default and ends the process.
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let outcome = train_in_harness(
+        &mut model,
+        K::KIND,
+        &data,
+        &folder,
+        &Schedule {
+            steps: config.steps,
+            log_every: config.log_every,
+            image_every: config.image_every,
+            checkpoint_every: config.checkpoint_every,
+            checkpoint_minutes: config.checkpoint_minutes,
+        },
+        &stop,
+    )?;
+    if let Some(report) = gpu.profile_report() {
+        eprintln!("\n{report}");
+    }
+    println!("{}", summary(&outcome, &dir));
+    for line in model.report(&data) {
+        println!("{line}");
+    }
+    for file in outcome.pictures.iter().chain(["metrics.csv".into()].iter()) {
+        println!("  {}", dir.join(file).display());
+    }
+    for warning in &outcome.warnings {
+        println!("warning: {warning}");
+    }
+    if !outcome.finished() {
+        println!("continue with: {}", folder.resume_command(K::KIND));
+    }
+    Ok(())
+}

@@ -1,0 +1,670 @@
+//! The deep convolutional VAE of seed 002 (Kingma and Welling's VAE with an SSIM + colour
+//! reconstruction loss):
+//!
+//! | part    | layers                                                                         |
+//! |---------|--------------------------------------------------------------------------------|
+//! | encoder | 4x4 stride-2 unpadded convolutions, each with BatchNorm and LeakyReLU(0.2),     |
+//! |         | widths nf, 2 nf, 4 nf, ... until the map is 4 x 4 or smaller; two linear layers |
+//! |         | from the flattened map to mu and log sigma^2                                   |
+//! | decoder | a linear layer from z to that map, BatchNorm + LeakyReLU, then the mirrored    |
+//! |         | 4x4 stride-2 transposed convolutions (BatchNorm + LeakyReLU between), tanh out |
+//!
+//! An unpadded 4x4 stride-2 convolution maps a side s to floor((s - 4) / 2) + 1, dropping the
+//! last row and column when s is odd: 96 -> 47 -> 22 -> 10 -> 4, 32 -> 15 -> 6 -> 2,
+//! 28 -> 13 -> 5 -> 1. Its transposed twin maps s back to 2 s + 2, one short of an odd side,
+//! so each decoder layer takes an output padding of 1 exactly where the encoder dropped a row:
+//! 4 -> 10 -> 22 -> 47 (padding 1) -> 96, the input's size again.
+//!
+//! Loss = beta KL / (C H W) + w_ssim (1 - SSIM) + w_colour colour (+ w_feature feature
+//! consistency): the KL, summed over latent dimensions, is divided by the values of an image
+//! so it sits on the scale of the per-pixel means beside it (with the raw sum and equal
+//! weights this VAE collapses on CIFAR: KL near 0, blank reconstructions).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, Split};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::io::Checkpoint;
+use crate::io::image::Grid;
+use crate::latent::{Path as LatentPath, interpolate};
+use crate::models::{LatentModel, in_batches, interpolation_ends, psnr_db, spread};
+use crate::nn::{
+    Activation, BatchNorm, Conv2d, ConvTranspose2d, Linear, Module, Sequential, loss, prefixed,
+};
+use crate::ops::{ConvGeometry, Rng};
+use crate::optim::Adam;
+use crate::tensor::Tensor;
+use crate::train::{Kind, Model, batch_indices, batches_per_epoch, counter};
+
+/// The reconstruction term.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VaeRecon {
+    /// 1 - SSIM (11 x 11 Gaussian window), seed 002's choice.
+    Ssim,
+    Mse,
+    L1,
+}
+
+impl VaeRecon {
+    /// Its column in metrics.csv.
+    pub fn name(self) -> &'static str {
+        match self {
+            VaeRecon::Ssim => "ssim_loss",
+            VaeRecon::Mse => "mse",
+            VaeRecon::L1 => "l1",
+        }
+    }
+}
+
+/// Everything a VAE run needs to be rebuilt exactly (under "vae" in config.json).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VaeConfig {
+    pub image_size: usize,
+    pub channels: usize,
+    pub nz: usize,
+    /// Width of the first encoder layer; each later one doubles it.
+    pub nf: usize,
+    pub images: usize,
+    pub batch: usize,
+    pub lr: f32,
+    pub beta: f32,
+    pub w_ssim: f32,
+    pub w_colour: f32,
+    /// Weight of the feature-consistency term (seed 002 section 3.3); 0 leaves it out.
+    pub w_feature: f32,
+    pub recon: VaeRecon,
+    /// Divide the KL by C H W (true, the default) or add its raw sum (false).
+    pub kl_per_value: bool,
+    pub seed: u64,
+}
+
+/// The smallest side: SSIM's 11 x 11 window must fit.
+pub const MIN_SIZE: usize = 11;
+const SLOPE: f32 = 0.2;
+
+impl VaeConfig {
+    /// The default latent size for images of `size` pixels: seed 002's 128 at 32 x 32 and
+    /// 1024 at 96 x 96; 32 for 28 x 28 digits, 512 at 64 x 64, and by area in between.
+    pub fn default_nz(size: usize) -> usize {
+        match size {
+            0..=28 => 32,
+            29..=32 => 128,
+            33..=64 => 512,
+            _ => 1024,
+        }
+    }
+
+    pub fn check(&self) -> Result<()> {
+        if !(MIN_SIZE..=512).contains(&self.image_size) {
+            return Err(Error::Invalid(format!(
+                "the VAE takes square images of {MIN_SIZE} to 512 pixels (SSIM's window needs {MIN_SIZE}), not {}; pass --image-size",
+                self.image_size
+            )));
+        }
+        if self.nz == 0 || self.nf == 0 || !(1..=4).contains(&self.channels) {
+            return Err(Error::Invalid(format!(
+                "latent size {} and width {} must be positive and channels {} 1 to 4",
+                self.nz, self.nf, self.channels
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sides of the encoder's maps: the image, then each convolution's output, down to 4
+    /// or less.
+    pub fn sides(&self) -> Vec<usize> {
+        let mut sides = vec![self.image_size];
+        while let Some(&s) = sides.last().filter(|&&s| s > 4) {
+            sides.push((s - 4) / 2 + 1);
+        }
+        sides
+    }
+
+    /// Output widths of the encoder's convolutions.
+    pub fn widths(&self) -> Vec<usize> {
+        (0..self.sides().len() - 1).map(|i| self.nf << i).collect()
+    }
+
+    /// Values of the encoder's last map (the linear layers' width).
+    pub fn flat_features(&self) -> usize {
+        let last = *self.sides().last().expect("at least the image side");
+        self.widths().last().expect("at least one convolution") * last * last
+    }
+
+    /// Bytes of the largest activation for a batch, to check against the adapter's limits.
+    pub fn largest_activation_bytes(&self, batch: usize) -> u64 {
+        let sides = self.sides();
+        self.widths()
+            .iter()
+            .zip(&sides[1..])
+            .map(|(w, s)| (batch * w * s * s * 4) as u64)
+            .chain([(batch * self.channels * self.image_size * self.image_size * 4) as u64])
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+const KERNEL: usize = 4;
+const DOWN: ConvGeometry = ConvGeometry::new(2, 0);
+
+pub struct Encoder {
+    /// Convolution, BatchNorm, LeakyReLU per stage.
+    pub main: Sequential,
+    pub fc_mu: Linear,
+    pub fc_logvar: Linear,
+}
+
+impl Encoder {
+    fn new(gpu: &Arc<Gpu>, rng: &mut Rng, config: &VaeConfig) -> Encoder {
+        let mut main = Sequential::default();
+        let mut cin = config.channels;
+        for w in config.widths() {
+            main.push(Conv2d::new(gpu, rng, cin, w, KERNEL, DOWN, false));
+            main.push(BatchNorm::new(gpu, w));
+            main.push(Activation::LeakyRelu(SLOPE));
+            cin = w;
+        }
+        let flat = config.flat_features();
+        Encoder {
+            main,
+            fc_mu: Linear::new(gpu, rng, flat, config.nz, true),
+            fc_logvar: Linear::new(gpu, rng, flat, config.nz, true),
+        }
+    }
+
+    /// (mu, logvar), each [B, nz].
+    pub fn forward(&self, x: &Tensor) -> (Tensor, Tensor) {
+        let h = self.main.forward(x);
+        let h = h.reshape(&[h.dims()[0], h.numel() / h.dims()[0]]);
+        (self.fc_mu.forward(&h), self.fc_logvar.forward(&h))
+    }
+
+    /// The activations after each stage, for the feature-consistency term.
+    pub fn features(&self, x: &Tensor) -> Vec<Tensor> {
+        let taps: Vec<usize> = (0..self.main.layers.len() / 3).map(|i| 3 * i + 2).collect();
+        self.main.forward_features(x, &taps)
+    }
+}
+
+impl Module for Encoder {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        Encoder::forward(self, x).0
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        let mut all = prefixed("main", self.main.parameters());
+        all.extend(prefixed("fc_mu", self.fc_mu.parameters()));
+        all.extend(prefixed("fc_logvar", self.fc_logvar.parameters()));
+        all
+    }
+
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        prefixed("main", self.main.buffers())
+    }
+
+    fn set_training(&self, training: bool) {
+        self.main.set_training(training);
+    }
+}
+
+pub struct Decoder {
+    pub fc: Linear,
+    /// BatchNorm and LeakyReLU on the map from `fc`, then the transposed convolutions.
+    pub main: Sequential,
+    /// [C, side, side] of the map `fc` makes.
+    map: [usize; 3],
+}
+
+impl Decoder {
+    fn new(gpu: &Arc<Gpu>, rng: &mut Rng, config: &VaeConfig) -> Decoder {
+        let sides = config.sides();
+        let widths = config.widths();
+        let last = *sides.last().expect("at least the image side");
+        let top = *widths.last().expect("at least one convolution");
+        let fc = Linear::new(gpu, rng, config.nz, config.flat_features(), true);
+        let mut main = Sequential::default();
+        main.push(BatchNorm::new(gpu, top));
+        main.push(Activation::LeakyRelu(SLOPE));
+        // Stage i (from the top) maps side sides[i + 1] back to sides[i].
+        for i in (0..widths.len()).rev() {
+            let cout = if i == 0 {
+                config.channels
+            } else {
+                widths[i - 1]
+            };
+            let restored = 2 * sides[i + 1] + 2;
+            let output_padding = sides[i] - restored;
+            let out_layer = i == 0;
+            main.push(ConvTranspose2d::new(
+                gpu,
+                rng,
+                widths[i],
+                cout,
+                KERNEL,
+                DOWN,
+                output_padding,
+                out_layer,
+            ));
+            if out_layer {
+                main.push(Activation::Tanh);
+            } else {
+                main.push(BatchNorm::new(gpu, cout));
+                main.push(Activation::LeakyRelu(SLOPE));
+            }
+        }
+        Decoder {
+            fc,
+            main,
+            map: [top, last, last],
+        }
+    }
+}
+
+impl Module for Decoder {
+    fn forward(&self, z: &Tensor) -> Tensor {
+        let h = self.fc.forward(z);
+        let [c, s, _] = self.map;
+        self.main.forward(&h.reshape(&[h.dims()[0], c, s, s]))
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        let mut all = prefixed("fc", self.fc.parameters());
+        all.extend(prefixed("main", self.main.parameters()));
+        all
+    }
+
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        prefixed("main", self.main.buffers())
+    }
+
+    fn set_training(&self, training: bool) {
+        self.main.set_training(training);
+    }
+}
+
+/// The terms of the loss of one batch, each a scalar on the tape.
+pub struct VaeLoss {
+    pub total: Tensor,
+    pub recon: Tensor,
+    pub colour: Tensor,
+    /// KL summed over latent dimensions, mean over the batch, before any weight (nats).
+    pub kl: Tensor,
+    pub feature: Option<Tensor>,
+}
+
+pub struct Vae {
+    pub config: VaeConfig,
+    pub encoder: Encoder,
+    pub decoder: Decoder,
+    pub optimizer: Adam,
+    /// Draws the reparameterisation noise; its offset is saved so a resume draws the same.
+    pub rng: Rng,
+    pub step: usize,
+}
+
+impl Vae {
+    pub fn new(gpu: &Arc<Gpu>, config: VaeConfig) -> Result<Vae> {
+        config.check()?;
+        gpu.check_binding(config.largest_activation_bytes(config.batch))?;
+        let mut init = Rng::new(config.seed);
+        let encoder = Encoder::new(gpu, &mut init, &config);
+        let decoder = Decoder::new(gpu, &mut init, &config);
+        let mut params = prefixed("encoder", encoder.parameters());
+        params.extend(prefixed("decoder", decoder.parameters()));
+        let optimizer = Adam::single(params, config.lr, 0.9, 0.999);
+        Ok(Vae {
+            rng: Rng::new(config.seed ^ 0x5641_4531),
+            config,
+            encoder,
+            decoder,
+            optimizer,
+            step: 0,
+        })
+    }
+
+    fn set_training(&self, training: bool) {
+        self.encoder.set_training(training);
+        self.decoder.set_training(training);
+    }
+
+    /// The loss of a batch `x` [B, C, H, W]: encode, sample z by reparameterisation, decode,
+    /// and every term (on the tape when gradients are on).
+    pub fn loss(&mut self, x: &Tensor) -> VaeLoss {
+        let c = &self.config;
+        let (mu, logvar) = self.encoder.forward(x);
+        let z = mu.reparameterize(&logvar, &mut self.rng);
+        let out = self.decoder.forward(&z);
+        let kl = loss::kl_divergence(&mu, &logvar, 1.0);
+        let values_per_image = (c.channels * c.image_size * c.image_size) as f32;
+        let kl_weight = if c.kl_per_value {
+            c.beta / values_per_image
+        } else {
+            c.beta
+        };
+        let recon = match c.recon {
+            VaeRecon::Ssim => loss::ssim(&out, x, 2.0),
+            VaeRecon::Mse => loss::mse(&out, x),
+            VaeRecon::L1 => loss::l1(&out, x),
+        };
+        let colour = loss::colour(&out, x);
+        let mut total = kl
+            .scale(kl_weight)
+            .add(&recon.scale(c.w_ssim))
+            .add(&colour.scale(c.w_colour));
+        // Back-propagated through both sides, as seed 002 trained it ("through the whole
+        // autoencoder"): the encoder's weights move the input's features too.
+        let feature = (c.w_feature > 0.0).then(|| {
+            loss::feature_distance(
+                &self.encoder.features(&out),
+                &self.encoder.features(x),
+                true,
+            )
+        });
+        if let Some(f) = &feature {
+            total = total.add(&f.scale(c.w_feature));
+        }
+        VaeLoss {
+            total,
+            recon,
+            colour,
+            kl,
+            feature,
+        }
+    }
+
+    /// One Adam step on the next batch; returns the loss terms (detached).
+    pub fn fit_batch(&mut self, train: &Dataset) -> VaeLoss {
+        let c = &self.config;
+        let idx = batch_indices(c.seed, c.images, c.batch, self.step);
+        let x = train.batch(self.optimizer_gpu(), &idx);
+        self.set_training(true);
+        let terms = self.loss(&x);
+        let grads = terms.total.backward();
+        self.optimizer.step(&grads);
+        self.step += 1;
+        VaeLoss {
+            total: terms.total.detach(),
+            recon: terms.recon.detach(),
+            colour: terms.colour.detach(),
+            kl: terms.kl.detach(),
+            feature: terms.feature.map(|f| f.detach()),
+        }
+    }
+
+    fn optimizer_gpu(&self) -> &Arc<Gpu> {
+        self.decoder.fc.weight.gpu()
+    }
+
+    /// Encoder means of images [n, C, H, W] (evaluation mode), in batches.
+    pub fn encode_mean(&self, images: &Tensor) -> Tensor {
+        self.set_training(false);
+        let out = in_batches(images, self.config.batch, |x| self.encoder.forward(x).0);
+        self.set_training(true);
+        out
+    }
+
+    /// Images from latents [n, nz] (evaluation mode), in batches.
+    pub fn generate(&self, z: &Tensor) -> Tensor {
+        self.set_training(false);
+        let out = in_batches(z, self.config.batch, |z| self.decoder.forward(z));
+        self.set_training(true);
+        out
+    }
+
+    /// Images of `set` at `indices` and their reconstructions through the encoder means.
+    fn reconstruct(&self, set: &Dataset, indices: &[usize]) -> (Tensor, Tensor) {
+        let x = set.batch(self.optimizer_gpu(), indices);
+        let recon = self.generate(&self.encode_mean(&x));
+        (x, recon)
+    }
+
+    /// Mean PSNR (dB) and SSIM of the reconstructions of up to `count` images spread over
+    /// `set`, in batches.
+    pub fn reconstruction_quality(&self, set: &Dataset, count: usize) -> (f32, f32) {
+        let idx = spread(set.len(), count);
+        let (mut se, mut ssim, mut seen) = (0.0f64, 0.0f64, 0usize);
+        for chunk in idx.chunks(self.config.batch.max(1)) {
+            let (x, recon) = self.reconstruct(set, chunk);
+            crate::autograd::no_grad(|| {
+                se += f64::from(loss::mse(&recon, &x).item()) * chunk.len() as f64;
+                ssim += (1.0 - f64::from(loss::ssim(&recon, &x, 2.0).item())) * chunk.len() as f64;
+            });
+            seen += chunk.len();
+        }
+        let mse = (se / seen.max(1) as f64).max(1e-12);
+        (
+            (10.0 * (4.0 / mse).log10()) as f32,
+            (ssim / seen.max(1) as f64) as f32,
+        )
+    }
+
+    /// Latent dimensions the encoder uses: those whose mean varies across `set` (variance
+    /// of mu over up to 1,000 images above 0.01, the usual "active units" count).
+    pub fn active_dimensions(&self, set: &Dataset) -> usize {
+        let idx = spread(set.len(), 1000);
+        let mu = self
+            .encode_mean(&set.batch(self.optimizer_gpu(), &idx))
+            .to_vec();
+        let (n, nz) = (idx.len() as f64, self.config.nz);
+        (0..nz)
+            .filter(|&d| {
+                let mean = (0..idx.len())
+                    .map(|r| f64::from(mu[r * nz + d]))
+                    .sum::<f64>()
+                    / n;
+                let var = (0..idx.len())
+                    .map(|r| (f64::from(mu[r * nz + d]) - mean).powi(2))
+                    .sum::<f64>()
+                    / n;
+                var > 0.01
+            })
+            .count()
+    }
+}
+
+/// Held-out images, or the training images for a run that holds none out.
+fn heldout_or_train(data: &Split) -> &Dataset {
+    data.heldout.as_ref().unwrap_or(&data.train)
+}
+
+impl Model for Vae {
+    fn loss_names(&self) -> Vec<&'static str> {
+        let mut names = vec!["loss", self.config.recon.name(), "colour", "kl"];
+        if self.config.w_feature > 0.0 {
+            names.push("feature");
+        }
+        names
+    }
+
+    fn eval_names(&self) -> Vec<&'static str> {
+        vec!["psnr_db", "heldout_psnr_db"]
+    }
+
+    fn step(&self) -> usize {
+        self.step
+    }
+
+    fn batch_size(&self) -> usize {
+        self.config.batch
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "VAE, latent {}, encoder {} and decoder {} parameters, sides {:?}",
+            self.config.nz,
+            crate::nn::parameter_count(&self.encoder),
+            crate::nn::parameter_count(&self.decoder),
+            self.config.sides()
+        )
+    }
+
+    fn train_step(&mut self, train: &Dataset) -> Vec<(&'static str, Tensor)> {
+        let terms = self.fit_batch(train);
+        let mut out = vec![
+            ("loss", terms.total),
+            (self.config.recon.name(), terms.recon),
+            ("colour", terms.colour),
+            ("kl", terms.kl),
+        ];
+        if let Some(f) = terms.feature {
+            out.push(("feature", f));
+        }
+        out
+    }
+
+    fn evaluate(&self, data: &Split) -> Vec<f32> {
+        let psnr = |set: &Dataset| {
+            let (x, recon) = self.reconstruct(set, &spread(set.len(), 64));
+            psnr_db(&recon, &x)
+        };
+        vec![psnr(&data.train), psnr(heldout_or_train(data))]
+    }
+
+    fn state(&mut self) -> Vec<(String, Tensor)> {
+        let mut all = prefixed("encoder", self.encoder.parameters());
+        all.extend(prefixed("encoder", self.encoder.buffers()));
+        all.extend(prefixed("decoder", self.decoder.parameters()));
+        all.extend(prefixed("decoder", self.decoder.buffers()));
+        all.extend(prefixed("optim", self.optimizer.state()));
+        all
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("step", self.step as u64),
+            ("optim.step", self.optimizer.step),
+            ("rng.offset", self.rng.offset),
+        ]
+    }
+
+    fn restore(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
+        checkpoint.restore(path, &self.state())?;
+        self.step = counter(checkpoint, path, "step")? as usize;
+        self.optimizer.step = counter(checkpoint, path, "optim.step")?;
+        self.rng.offset = counter(checkpoint, path, "rng.offset")?;
+        Ok(())
+    }
+
+    fn write_pictures(&self, data: &Split, dir: &Path, last: bool) -> Result<Vec<String>> {
+        let mut written = Vec::new();
+        let mut pairs = |set: &Dataset, name: &str| -> Result<()> {
+            let (x, recon) = self.reconstruct(set, &spread(set.len(), 16));
+            Grid::stacked(&[Grid::from_tensor(&x, 8), Grid::from_tensor(&recon, 8)])
+                .save(&dir.join(name))?;
+            written.push(name.to_string());
+            Ok(())
+        };
+        pairs(&data.train, "reconstructions.png")?;
+        if let Some(heldout) = &data.heldout {
+            pairs(heldout, "heldout_reconstructions.png")?;
+        }
+        let z = self.sample_prior(64, 1.0, &mut Rng::new(self.config.seed ^ 0x5a));
+        Grid::from_tensor(&self.generate(&z), 8).save(&dir.join("samples.png"))?;
+        written.push("samples.png".into());
+        if last {
+            let (a, b) = interpolation_ends(&data.train);
+            let ends = self.latents_of(&data.train, &[a, b]).to_vec();
+            let nz = self.config.nz;
+            let path: Vec<f32> =
+                interpolate(&ends[..nz], &ends[nz..], 10, LatentPath::Linear).concat();
+            let frames = self.generate(&Tensor::from_slice(self.optimizer_gpu(), &path, &[10, nz]));
+            Grid::from_tensor(&frames, 10).save(&dir.join("interpolation.png"))?;
+            written.push("interpolation.png".into());
+        }
+        Ok(written)
+    }
+
+    fn divergence_hint(&self) -> String {
+        "Lower --lr (or --beta)".into()
+    }
+
+    fn warning(&self, figures: &[(&'static str, f32)]) -> Option<String> {
+        let kl = figures.iter().find(|(n, _)| *n == "kl")?.1;
+        // A posterior that carries under a nat about each image, past the first steps where
+        // the KL is still small by chance, is the collapse the per-value KL guards against.
+        (self.step >= 100 && kl < 1.0).then(|| {
+            format!(
+                "the KL is {kl:.3} nats: the encoder barely uses its latent (posterior collapse: blurred or identical reconstructions); lower --beta{}",
+                if self.config.kl_per_value {
+                    ""
+                } else {
+                    " or drop --kl-sum"
+                }
+            )
+        })
+    }
+
+    fn report(&self, data: &Split) -> Vec<String> {
+        let heldout = heldout_or_train(data);
+        let (psnr, ssim) = self.reconstruction_quality(heldout, 1000);
+        let (train_psnr, train_ssim) = self.reconstruction_quality(&data.train, 1000);
+        vec![
+            format!(
+                "held-out reconstruction ({} images, {}): PSNR {psnr:.2} dB, SSIM {ssim:.4}",
+                heldout.len().min(1000),
+                data.describe_heldout()
+            ),
+            format!(
+                "training-set reconstruction ({} images): PSNR {train_psnr:.2} dB, SSIM {train_ssim:.4}",
+                data.train.len().min(1000)
+            ),
+            format!(
+                "latent dimensions in use: {} of {}",
+                self.active_dimensions(heldout),
+                self.config.nz
+            ),
+        ]
+    }
+}
+
+impl Kind for Vae {
+    const KIND: &'static str = "vae";
+    type Config = VaeConfig;
+
+    fn build(gpu: &Arc<Gpu>, config: &VaeConfig, _train: Option<&Dataset>) -> Result<Vae> {
+        Vae::new(gpu, config.clone())
+    }
+
+    fn batches_per_epoch(config: &VaeConfig) -> usize {
+        batches_per_epoch(config.images, config.batch)
+    }
+}
+
+impl LatentModel for Vae {
+    fn nz(&self) -> usize {
+        self.config.nz
+    }
+
+    fn image_shape(&self) -> (usize, usize) {
+        (self.config.channels, self.config.image_size)
+    }
+
+    fn on_sphere(&self) -> bool {
+        false
+    }
+
+    fn decode(&self, z: &Tensor) -> Tensor {
+        self.generate(z)
+    }
+
+    fn latents_of(&self, train: &Dataset, indices: &[usize]) -> Tensor {
+        self.encode_mean(&train.batch(self.optimizer_gpu(), indices))
+    }
+
+    fn encode(&self, images: &Tensor, _effort: usize) -> Tensor {
+        self.encode_mean(images)
+    }
+
+    fn sample_prior(&self, n: usize, temperature: f32, rng: &mut Rng) -> Tensor {
+        rng.normal(self.optimizer_gpu(), &[n, self.config.nz], 0.0, temperature)
+    }
+
+    fn prior_description(&self) -> &'static str {
+        "the prior N(0, I) (times --temperature)"
+    }
+}
