@@ -125,19 +125,30 @@ fn train_resume_sample_interpolate_and_hybrid() {
         &["train", "glo", "--run", "tiny", "--resume", "--steps", "12"],
     );
     assert_eq!(metrics_steps(&run), [4, 8, 12]);
+    explore_every_way(&dir, "tiny", "1500");
+    let _ = std::fs::remove_dir_all(&dir);
+}
 
-    succeeds(
-        &dir,
+/// sample, interpolate (by index: a path, mixes and swaps; from an image file) and hybrid
+/// on `runs/RUN`, whose training images include 1s from index 0 and 7s at index `seven`.
+fn explore_every_way(dir: &Path, run: &str, seven: &str) {
+    let run_arg = format!("runs/{run}");
+    let folder = dir.join(&run_arg);
+    let said = succeeds(
+        dir,
         &[
             "sample",
             "--run",
-            "runs/tiny",
+            &run_arg,
             "--n",
             "6",
+            "--temperature",
+            "0.8",
             "--out",
             "six.png",
         ],
     );
+    assert!(said.contains("6 samples"), "{said}");
     let (w, h) = png_size(&dir.join("six.png"));
     assert!(
         w >= 6 * 28 && h >= 28,
@@ -145,49 +156,54 @@ fn train_resume_sample_interpolate_and_hybrid() {
     );
 
     let frames = [
-        "--run",
-        "runs/tiny",
-        "--from",
-        "0",
-        "--to",
-        "1500",
-        "--steps",
-        "5",
+        "--run", &run_arg, "--from", "0", "--to", seven, "--steps", "5",
     ];
     succeeds(
-        &dir,
+        dir,
         &[&["interpolate"], &frames[..], &["--out", "path.png"]].concat(),
     );
     let (w, _) = png_size(&dir.join("path.png"));
     assert!(w >= 5 * 28, "five frames in a {w} pixel row");
-    succeeds(
-        &dir,
-        &[&["interpolate"], &frames[..], &["--weights", "0.65"]].concat(),
-    );
-    png_size(&run.join("interpolate_0_1500_mix.png"));
-    succeeds(
-        &dir,
-        &[&["interpolate"], &frames[..], &["--mode", "swap"]].concat(),
-    );
-    png_size(&run.join("interpolate_0_1500_swap.png"));
+    for (extra, kind) in [
+        (&["--mode", "lerp"][..], "lerp"),
+        (&["--weights", "0.65"], "mix"),
+        (&["--mode", "swap"], "swap"),
+    ] {
+        succeeds(dir, &[&["interpolate"], &frames[..], extra].concat());
+        png_size(&folder.join(format!("interpolate_0_{seven}_{kind}.png")));
+    }
+    // An image file: through the encoder, or for GLO by optimising its latent.
+    std::fs::copy(folder.join("samples.png"), dir.join("digit.png")).unwrap();
+    let from_file = [
+        "interpolate",
+        "--run",
+        &run_arg,
+        "--from",
+        "digit.png",
+        "--to",
+        "3",
+        "--encode-steps",
+        "20",
+        "--out",
+        "from-file.png",
+    ];
+    succeeds(dir, &from_file);
+    png_size(&dir.join("from-file.png"));
 
-    let ranking = succeeds(
-        &dir,
-        &[
-            "hybrid",
-            "--run",
-            "runs/tiny",
-            "--a",
-            "1",
-            "--b",
-            "7",
-            "--candidates",
-            "2",
-        ],
-    );
+    let hybrid = [
+        "hybrid",
+        "--run",
+        &run_arg,
+        "--a",
+        "1",
+        "--b",
+        "7",
+        "--candidates",
+        "2",
+    ];
+    let ranking = succeeds(dir, &hybrid);
     assert!(ranking.contains("rank"), "{ranking}");
-    png_size(&run.join("hybrids_1_7.png"));
-    let _ = std::fs::remove_dir_all(&dir);
+    png_size(&folder.join("hybrids_1_7.png"));
 }
 
 #[test]
@@ -360,69 +376,7 @@ fn vae_trains_resumes_exactly_and_is_explored_by_every_command() {
     assert_eq!(a.tensors, b.tensors, "weights after a resume");
     assert_eq!(a.metadata["rng.offset"], b.metadata["rng.offset"]);
 
-    let said = succeeds(
-        &dir,
-        &[
-            "sample",
-            "--run",
-            "runs/straight",
-            "--n",
-            "6",
-            "--temperature",
-            "0.8",
-        ],
-    );
-    assert!(said.contains("N(0, I)"), "{said}");
-    png_size(&straight.join("sample_1.png"));
-    let frames = ["--run", "runs/straight", "--from", "0", "--to", "500"];
-    for extra in [
-        &["--mode", "lerp"][..],
-        &["--weights", "0.65"],
-        &["--mode", "swap"],
-    ] {
-        succeeds(&dir, &[&["interpolate"], &frames[..], extra].concat());
-    }
-    for picture in [
-        "interpolate_0_500_lerp.png",
-        "interpolate_0_500_mix.png",
-        "interpolate_0_500_swap.png",
-    ] {
-        png_size(&straight.join(picture));
-    }
-    // An image file goes through the encoder in one pass.
-    let digit = dir.join("digit.png");
-    std::fs::copy(straight.join("samples.png"), &digit).unwrap();
-    succeeds(
-        &dir,
-        &[
-            "interpolate",
-            "--run",
-            "runs/straight",
-            "--from",
-            "digit.png",
-            "--to",
-            "3",
-            "--out",
-            "from-file.png",
-        ],
-    );
-    png_size(&dir.join("from-file.png"));
-    let ranking = succeeds(
-        &dir,
-        &[
-            "hybrid",
-            "--run",
-            "runs/straight",
-            "--a",
-            "1",
-            "--b",
-            "7",
-            "--candidates",
-            "2",
-        ],
-    );
-    assert!(ranking.contains("rank"), "{ranking}");
-    png_size(&straight.join("hybrids_1_7.png"));
+    explore_every_way(&dir, "straight", "1200");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

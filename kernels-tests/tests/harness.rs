@@ -12,7 +12,7 @@ use pegasus::error::Result;
 use pegasus::io::Checkpoint;
 use pegasus::models::generator::GeneratorConfig;
 use pegasus::models::glo::{Glo, GloConfig, LatentInit, Reconstruction};
-use pegasus::train::{Kind, Model, RunFolder, Schedule, counter, load_checkpoint, train};
+use pegasus::train::{Kind, Model, Outcome, RunFolder, Schedule, counter, load_checkpoint, train};
 use pegasus::{Gpu, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -131,16 +131,6 @@ impl Kind for Counting {
     }
 }
 
-fn one_image() -> Split {
-    let set = Dataset::embedded().unwrap().select(&[0]);
-    Split {
-        train: set,
-        heldout: None,
-        how: HeldOut::None,
-        cluster_of: None,
-    }
-}
-
 fn schedule(steps: usize, log_every: usize, checkpoint_every: usize) -> Schedule {
     Schedule {
         steps,
@@ -149,6 +139,23 @@ fn schedule(steps: usize, log_every: usize, checkpoint_every: usize) -> Schedule
         checkpoint_every,
         checkpoint_minutes: 60.0,
     }
+}
+
+/// Trains the counting model on one image into `folder`.
+fn run(
+    model: &mut Counting,
+    folder: &RunFolder,
+    schedule: &Schedule,
+    stop: &AtomicBool,
+) -> Result<Outcome> {
+    let one = Dataset::embedded().unwrap().select(&[0]);
+    let data = Split {
+        train: one,
+        heldout: None,
+        how: HeldOut::None,
+        cluster_of: None,
+    };
+    train(model, "counting", &data, folder, schedule, stop)
 }
 
 fn counting(faults: Faults) -> Counting {
@@ -178,16 +185,9 @@ fn a_non_finite_scalar_stops_training_and_keeps_the_last_good_checkpoint() {
         ..Faults::default()
     });
     let stop = AtomicBool::new(false);
-    let error = train(
-        &mut model,
-        "counting",
-        &one_image(),
-        &folder,
-        &schedule(20, 1, 5),
-        &stop,
-    )
-    .unwrap_err()
-    .to_string();
+    let error = run(&mut model, &folder, &schedule(20, 1, 5), &stop)
+        .unwrap_err()
+        .to_string();
     for says in ["step 7", "`value`", "NaN", "Count slower", "(step 5)"] {
         assert!(error.contains(says), "`{says}` missing from: {error}");
     }
@@ -212,16 +212,9 @@ fn a_state_that_is_not_finite_is_never_saved() {
         ..Faults::default()
     });
     let stop = AtomicBool::new(false);
-    let error = train(
-        &mut model,
-        "counting",
-        &one_image(),
-        &folder,
-        &schedule(20, 100, 10),
-        &stop,
-    )
-    .unwrap_err()
-    .to_string();
+    let error = run(&mut model, &folder, &schedule(20, 100, 10), &stop)
+        .unwrap_err()
+        .to_string();
     for says in ["step 10", "tensor `weight`", "NaN", "(step 0)"] {
         assert!(error.contains(says), "`{says}` missing from: {error}");
     }
@@ -239,15 +232,7 @@ fn ctrl_c_saves_and_a_resume_continues_the_metrics_without_gaps() {
     let flag = Arc::new(AtomicBool::new(false));
     let mut model = counting(Faults::default());
     model.stop_at = Some((3, flag.clone()));
-    let outcome = train(
-        &mut model,
-        "counting",
-        &one_image(),
-        &folder,
-        &schedule(6, 2, 100),
-        &flag,
-    )
-    .unwrap();
+    let outcome = run(&mut model, &folder, &schedule(6, 2, 100), &flag).unwrap();
     assert_eq!((outcome.step, outcome.finished()), (3, false));
     assert_eq!(saved_step(&folder), (3, vec![3.0; 4]));
     assert_eq!(
@@ -259,10 +244,8 @@ fn ctrl_c_saves_and_a_resume_continues_the_metrics_without_gaps() {
     let mut resumed: Counting =
         load_checkpoint(&gpu(), &Faults::default(), &folder.checkpoint()).unwrap();
     assert_eq!(resumed.step, 3);
-    let outcome = train(
+    let outcome = run(
         &mut resumed,
-        "counting",
-        &one_image(),
         &folder,
         &schedule(6, 2, 100),
         &AtomicBool::new(false),
@@ -283,15 +266,7 @@ fn a_checkpoint_is_written_every_few_minutes_whatever_the_step_count() {
     model.watch = Some((folder.checkpoint(), Vec::new()));
     let mut every_moment = schedule(5, 1000, 1000);
     every_moment.checkpoint_minutes = 1e-9;
-    train(
-        &mut model,
-        "counting",
-        &one_image(),
-        &folder,
-        &every_moment,
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    run(&mut model, &folder, &every_moment, &AtomicBool::new(false)).unwrap();
     let seen = model.watch.take().unwrap().1;
     assert_eq!(
         seen,
@@ -302,10 +277,8 @@ fn a_checkpoint_is_written_every_few_minutes_whatever_the_step_count() {
     let folder = RunFolder::new(temp_dir("harness-hours"));
     let mut model = counting(Faults::default());
     model.watch = Some((folder.checkpoint(), Vec::new()));
-    train(
+    run(
         &mut model,
-        "counting",
-        &one_image(),
         &folder,
         &schedule(5, 1000, 1000),
         &AtomicBool::new(false),
