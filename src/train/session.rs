@@ -32,8 +32,8 @@ pub struct Outcome {
     pub figures: Vec<(&'static str, f32)>,
     /// Picture files written, and loss.png.
     pub pictures: Vec<String>,
-    /// Warnings raised along the way (each once).
-    pub warnings: Vec<String>,
+    /// The model's warning about the last metrics row, if it had one.
+    pub warning: Option<String>,
 }
 
 impl Outcome {
@@ -160,7 +160,7 @@ pub fn train(
     let progress = Progress::new(run.model.step(), total);
     let (mut window_start, mut window_steps) = (Instant::now(), 0usize);
     let mut figures = Vec::new();
-    let mut warnings: Vec<String> = Vec::new();
+    let mut warning: Option<String> = None;
     while run.model.step() < total && !stop.load(Ordering::SeqCst) {
         let scalars = run.model.train_step(&data.train);
         window_steps += 1;
@@ -204,12 +204,14 @@ pub fn train(
                     step,
                     &format!("{}, {rate:.0} images/s", figures_text(&read)),
                 );
-                if let Some(w) = run.model.warning(&read)
-                    && !warnings.contains(&w)
+                let now = run.model.warning(&read);
+                // Said when it starts to hold, not on every row while it does.
+                if let Some(w) = &now
+                    && warning.is_none()
                 {
                     progress.note(&format!("warning at step {step}: {w}"));
-                    warnings.push(w);
                 }
+                warning = now;
                 figures = read;
                 (window_start, window_steps) = (Instant::now(), 0);
             }
@@ -239,7 +241,7 @@ pub fn train(
         seconds: started.elapsed().as_secs_f64(),
         figures,
         pictures,
-        warnings,
+        warning,
     })
 }
 

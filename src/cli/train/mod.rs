@@ -58,8 +58,8 @@ pub struct RunArgs {
     /// Folder that holds the runs.
     #[arg(long, default_value = "runs")]
     pub runs: PathBuf,
-    /// Continue runs/NAME from its checkpoint, with its saved settings (--steps or --epochs
-    /// may extend it; other model options are ignored).
+    /// Continue runs/NAME from its checkpoint with its saved settings: of the options given,
+    /// only --steps or --epochs (to extend it) count.
     #[arg(long)]
     pub resume: bool,
     /// Total training steps (batches) [default: 1200; with --resume, the run's own].
@@ -244,7 +244,7 @@ fn train_kind<K: Kind>(
     for file in outcome.pictures.iter().chain(["metrics.csv".into()].iter()) {
         println!("  {}", dir.join(file).display());
     }
-    for warning in &outcome.warnings {
+    if let Some(warning) = &outcome.warning {
         println!("warning: {warning}");
     }
     if !outcome.finished() {
