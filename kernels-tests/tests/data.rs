@@ -8,7 +8,7 @@ use kernels_tests::{gpu, temp_dir};
 use pegasus::data::cluster::{kmeans, pca};
 use pegasus::data::download::{Remote, fetch};
 use pegasus::data::transform::Augment;
-use pegasus::data::{Dataset, Source};
+use pegasus::data::{DataSelection, Dataset, HeldOut, Source, Split};
 use pegasus::ops::HostRng;
 use pegasus::{Rng, Tensor};
 use sha2::{Digest, Sha256};
@@ -618,4 +618,71 @@ fn archives_unpack_into_the_set_folder() {
     assert_eq!(set.labels.as_deref(), Some(&[4u16][..]));
     write(&archive, b"not gzip");
     assert!(pegasus::data::download::unpack(&archive, &dir).is_err());
+}
+
+#[test]
+fn held_out_images_come_from_the_test_split_or_every_nth_image() {
+    let dir = temp_dir("split");
+    // 40 training digits labelled 0..9 in turn; each image's first pixel is its index.
+    let pixels: Vec<u8> = (0..40u8).flat_map(|i| [i, 0, 0, 0]).collect();
+    let labels: Vec<u8> = (0..40u8).map(|i| i % 10).collect();
+    write(
+        &dir.join("train-images-idx3-ubyte"),
+        &idx_images(40, 2, 2, &pixels),
+    );
+    write(&dir.join("train-labels-idx1-ubyte"), &idx_labels(&labels));
+    let selection = |classes: &[&str]| DataSelection {
+        data: format!("mnist:{}", dir.display()),
+        classes: classes.iter().map(|c| c.to_string()).collect(),
+        clusters: None,
+        cluster: Vec::new(),
+        representatives: None,
+        image_size: None,
+        grey: false,
+        limit: None,
+    };
+    let firsts = |set: &Dataset| -> Vec<u8> { (0..set.len()).map(|i| set.image(i)[0]).collect() };
+
+    // No test files: every 4th image (3, 7, 11, ...) is held back.
+    let split = Split::choose(&selection(&[]), Some(4)).unwrap();
+    assert_eq!(split.how, HeldOut::EveryNth(4));
+    let heldout = split.heldout.as_ref().unwrap();
+    assert_eq!(
+        firsts(heldout),
+        (0..10).map(|k| 4 * k + 3).collect::<Vec<u8>>()
+    );
+    assert_eq!(split.train.len(), 30);
+    assert!(firsts(&split.train).iter().all(|i| i % 4 != 3));
+    // A run records its split; loading it again gives the same images.
+    let again = Split::load(&selection(&[]), split.how).unwrap();
+    assert_eq!(again.train.pixels, split.train.pixels);
+    assert!(Split::choose(&selection(&[]), Some(1)).is_err());
+    let all = Split::choose(&selection(&[]), None).unwrap();
+    assert_eq!(
+        (all.how, all.train.len(), all.heldout.is_none()),
+        (HeldOut::None, 40, true)
+    );
+
+    // With test files, the test split (under the same class filter) is held out instead.
+    let test_pixels: Vec<u8> = (100..106u8).flat_map(|i| [i, 0, 0, 0]).collect();
+    write(
+        &dir.join("t10k-images-idx3-ubyte"),
+        &idx_images(6, 2, 2, &test_pixels),
+    );
+    write(
+        &dir.join("t10k-labels-idx1-ubyte"),
+        &idx_labels(&[1, 2, 1, 3, 1, 2]),
+    );
+    let split = Split::choose(&selection(&["1", "2"]), Some(4)).unwrap();
+    assert_eq!(split.how, HeldOut::TestSplit);
+    assert_eq!(
+        firsts(split.heldout.as_ref().unwrap()),
+        [100, 101, 102, 104, 105]
+    );
+    assert_eq!(split.train.len(), 8, "every 1 and 2 of the training images");
+    std::fs::remove_file(dir.join("t10k-labels-idx1-ubyte")).unwrap();
+    let error = Split::load(&selection(&["1", "2"]), HeldOut::TestSplit)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("test split"), "{error}");
 }

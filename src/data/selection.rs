@@ -227,33 +227,37 @@ impl Split {
     /// Loads a selection for a new run. With `every` given, images are held out: the test
     /// split where the source has one, else every `every`-th image.
     pub fn choose(selection: &DataSelection, every: Option<usize>) -> Result<Split> {
-        let how = match every {
-            None => HeldOut::None,
-            Some(_) if selection.load_test_split().is_some() => HeldOut::TestSplit,
-            Some(n) if n >= 2 => HeldOut::EveryNth(n),
-            Some(n) => {
-                return Err(Error::Invalid(format!(
+        match every {
+            None => Split::assemble(selection, HeldOut::None, None),
+            Some(n) => match selection.load_test_split() {
+                Some(test) => Split::assemble(selection, HeldOut::TestSplit, Some(test)),
+                None if n >= 2 => Split::assemble(selection, HeldOut::EveryNth(n), None),
+                None => Err(Error::Invalid(format!(
                     "--holdout-every {n}: give 2 or more (every n-th image is held back)"
-                )));
-            }
-        };
-        Split::load(selection, how)
+                ))),
+            },
+        }
     }
 
     /// Loads a selection split as `how` says (a run's recorded split).
     pub fn load(selection: &DataSelection, how: HeldOut) -> Result<Split> {
+        let test = match how {
+            HeldOut::TestSplit => Some(selection.load_test_split().ok_or_else(|| {
+                Error::Invalid(format!(
+                    "the run held out the test split of {}, which cannot be read now; put its test files back",
+                    selection.data
+                ))
+            })?),
+            _ => None,
+        };
+        Split::assemble(selection, how, test)
+    }
+
+    /// The selection's images split as `how` says, `test` being the test split it names.
+    fn assemble(selection: &DataSelection, how: HeldOut, test: Option<Dataset>) -> Result<Split> {
         let (set, cluster_of) = selection.load_with_clusters()?;
         let (train, heldout, cluster_of) = match how {
-            HeldOut::None => (set, None, cluster_of),
-            HeldOut::TestSplit => {
-                let test = selection.load_test_split().ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "the run held out the test split of {}, which cannot be read now; put its test files back",
-                        selection.data
-                    ))
-                })?;
-                (set, Some(test), cluster_of)
-            }
+            HeldOut::None | HeldOut::TestSplit => (set, test, cluster_of),
             HeldOut::EveryNth(n) => {
                 let n = n.max(2);
                 let (kept, held): (Vec<usize>, Vec<usize>) =

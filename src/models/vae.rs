@@ -381,7 +381,7 @@ impl Vae {
     pub fn fit_batch(&mut self, train: &Dataset) -> VaeLoss {
         let c = &self.config;
         let idx = batch_indices(c.seed, c.images, c.batch, self.step);
-        let x = train.batch(self.optimizer_gpu(), &idx);
+        let x = train.batch(self.gpu(), &idx);
         self.set_training(true);
         let terms = self.loss(&x);
         let grads = terms.total.backward();
@@ -396,7 +396,7 @@ impl Vae {
         }
     }
 
-    fn optimizer_gpu(&self) -> &Arc<Gpu> {
+    fn gpu(&self) -> &Arc<Gpu> {
         self.decoder.fc.weight.gpu()
     }
 
@@ -418,7 +418,7 @@ impl Vae {
 
     /// Images of `set` at `indices` and their reconstructions through the encoder means.
     fn reconstruct(&self, set: &Dataset, indices: &[usize]) -> (Tensor, Tensor) {
-        let x = set.batch(self.optimizer_gpu(), indices);
+        let x = set.batch(self.gpu(), indices);
         let recon = self.generate(&self.encode_mean(&x));
         (x, recon)
     }
@@ -447,9 +447,7 @@ impl Vae {
     /// of mu over up to 1,000 images above 0.01, the usual "active units" count).
     pub fn active_dimensions(&self, set: &Dataset) -> usize {
         let idx = spread(set.len(), 1000);
-        let mu = self
-            .encode_mean(&set.batch(self.optimizer_gpu(), &idx))
-            .to_vec();
+        let mu = self.encode_mean(&set.batch(self.gpu(), &idx)).to_vec();
         let (n, nz) = (idx.len() as f64, self.config.nz);
         (0..nz)
             .filter(|&d| {
@@ -572,7 +570,7 @@ impl Model for Vae {
             let nz = self.config.nz;
             let path: Vec<f32> =
                 interpolate(&ends[..nz], &ends[nz..], 10, LatentPath::Linear).concat();
-            let frames = self.generate(&Tensor::from_slice(self.optimizer_gpu(), &path, &[10, nz]));
+            let frames = self.generate(&Tensor::from_slice(self.gpu(), &path, &[10, nz]));
             Grid::from_tensor(&frames, 10).save(&dir.join("interpolation.png"))?;
             written.push("interpolation.png".into());
         }
@@ -653,7 +651,7 @@ impl LatentModel for Vae {
     }
 
     fn latents_of(&self, train: &Dataset, indices: &[usize]) -> Tensor {
-        self.encode_mean(&train.batch(self.optimizer_gpu(), indices))
+        self.encode_mean(&train.batch(self.gpu(), indices))
     }
 
     fn encode(&self, images: &Tensor, _effort: usize) -> Tensor {
@@ -661,7 +659,7 @@ impl LatentModel for Vae {
     }
 
     fn sample_prior(&self, n: usize, temperature: f32, rng: &mut Rng) -> Tensor {
-        rng.normal(self.optimizer_gpu(), &[n, self.config.nz], 0.0, temperature)
+        rng.normal(self.gpu(), &[n, self.config.nz], 0.0, temperature)
     }
 
     fn prior_description(&self) -> &'static str {

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use folder::{Opening, RunConfig, RunFolder, trim_metrics};
-pub use session::{Outcome, Schedule, figure, summary, train};
+pub use session::{Outcome, Schedule, summary, train};
 
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};

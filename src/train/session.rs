@@ -43,7 +43,7 @@ impl Outcome {
 }
 
 /// A figure with as many decimals as its size deserves.
-pub fn figure(v: f32) -> String {
+fn figure(v: f32) -> String {
     match v.abs() {
         a if a >= 100.0 => format!("{v:.1}"),
         a if a >= 10.0 => format!("{v:.2}"),

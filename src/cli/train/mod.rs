@@ -13,9 +13,9 @@ use clap::{Args, Subcommand};
 
 use crate::data::{DataSelection, Split};
 use crate::gpu::Gpu;
-use crate::io::Checkpoint;
 use crate::train::{
-    Kind, Opening, RunConfig, RunFolder, Schedule, summary, train as train_in_harness, trim_metrics,
+    Kind, Opening, RunConfig, RunFolder, Schedule, load_checkpoint, summary,
+    train as train_in_harness, trim_metrics,
 };
 
 #[derive(Args)]
@@ -161,19 +161,8 @@ fn train_kind<K: Kind>(
         }
     };
     let gpu = open_gpu()?;
-    let mut model = K::build(&gpu, &settings, (!from_checkpoint).then_some(&data.train))?;
-    if from_checkpoint {
-        let path = folder.checkpoint();
-        let checkpoint = Checkpoint::load(&path)?;
-        if let Some(kind) = checkpoint.metadata.get("model") {
-            anyhow::ensure!(
-                kind == K::KIND,
-                "{}: a checkpoint of a {kind} model in a {} run; the run folder is mixed up",
-                path.display(),
-                K::KIND
-            );
-        }
-        model.restore(&checkpoint, &path)?;
+    let mut model = if from_checkpoint {
+        let model: K = load_checkpoint(&gpu, &settings, &folder.checkpoint())?;
         trim_metrics(&folder.metrics(), model.step())?;
         eprintln!(
             "resuming {} at step {} of {}",
@@ -181,12 +170,16 @@ fn train_kind<K: Kind>(
             model.step(),
             config.steps
         );
-    } else if args.resume {
-        eprintln!(
-            "{} stopped before its first checkpoint: starting it again from step 0 with its saved settings",
-            dir.display()
-        );
-    }
+        model
+    } else {
+        if args.resume {
+            eprintln!(
+                "{} stopped before its first checkpoint: starting it again from step 0 with its saved settings",
+                dir.display()
+            );
+        }
+        K::build(&gpu, &settings, Some(&data.train))?
+    };
     config.adapter = gpu.info().name.clone();
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
