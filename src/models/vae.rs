@@ -416,6 +416,17 @@ impl Vae {
         out
     }
 
+    /// Encoder means of the images of `set` at `indices`, uploaded a batch at a time (a
+    /// class of large images at once could pass the adapter's largest binding).
+    pub fn means_of(&self, set: &Dataset, indices: &[usize]) -> Tensor {
+        let parts: Vec<Tensor> = indices
+            .chunks(self.config.batch.max(1))
+            .map(|chunk| self.encode_mean(&set.batch(self.gpu(), chunk)))
+            .collect();
+        let refs: Vec<&Tensor> = parts.iter().collect();
+        Tensor::concat(&refs, 0)
+    }
+
     /// Images of `set` at `indices` and their reconstructions through the encoder means.
     fn reconstruct(&self, set: &Dataset, indices: &[usize]) -> (Tensor, Tensor) {
         let x = set.batch(self.gpu(), indices);
@@ -447,7 +458,7 @@ impl Vae {
     /// of mu over up to 1,000 images above 0.01, the usual "active units" count).
     pub fn active_dimensions(&self, set: &Dataset) -> usize {
         let idx = spread(set.len(), 1000);
-        let mu = self.encode_mean(&set.batch(self.gpu(), &idx)).to_vec();
+        let mu = self.means_of(set, &idx).to_vec();
         let (n, nz) = (idx.len() as f64, self.config.nz);
         (0..nz)
             .filter(|&d| {
@@ -651,7 +662,7 @@ impl LatentModel for Vae {
     }
 
     fn latents_of(&self, train: &Dataset, indices: &[usize]) -> Tensor {
-        self.encode_mean(&train.batch(self.gpu(), indices))
+        self.means_of(train, indices)
     }
 
     fn encode(&self, images: &Tensor, _effort: usize) -> Tensor {
