@@ -1,6 +1,7 @@
 //! The generative models, and what the exploring commands (sample, interpolate, hybrid) need
 //! of any of them: [`LatentModel`].
 
+pub mod autoencoder;
 pub mod generator;
 pub mod glo;
 pub mod vae;

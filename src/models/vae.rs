@@ -29,9 +29,7 @@ use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::io::Checkpoint;
-use crate::io::image::Grid;
-use crate::latent::{Path as LatentPath, interpolate};
-use crate::models::{LatentModel, in_batches, interpolation_ends, psnr_db, spread};
+use crate::models::autoencoder::{self, Autoencoder};
 use crate::nn::{
     Activation, BatchNorm, Conv2d, ConvTranspose2d, Linear, Module, Sequential, loss, prefixed,
 };
@@ -327,11 +325,6 @@ impl Vae {
         })
     }
 
-    fn set_training(&self, training: bool) {
-        self.encoder.set_training(training);
-        self.decoder.set_training(training);
-    }
-
     /// The loss of a batch `x` [B, C, H, W]: encode, sample z by reparameterisation, decode,
     /// and every term (on the tape when gradients are on).
     pub fn loss(&mut self, x: &Tensor) -> VaeLoss {
@@ -399,86 +392,41 @@ impl Vae {
     fn gpu(&self) -> &Arc<Gpu> {
         self.decoder.fc.weight.gpu()
     }
-
-    /// Encoder means of images [n, C, H, W] (evaluation mode), in batches.
-    pub fn encode_mean(&self, images: &Tensor) -> Tensor {
-        self.set_training(false);
-        let out = in_batches(images, self.config.batch, |x| self.encoder.forward(x).0);
-        self.set_training(true);
-        out
-    }
-
-    /// Images from latents [n, nz] (evaluation mode), in batches.
-    pub fn generate(&self, z: &Tensor) -> Tensor {
-        self.set_training(false);
-        let out = in_batches(z, self.config.batch, |z| self.decoder.forward(z));
-        self.set_training(true);
-        out
-    }
-
-    /// Encoder means of the images of `set` at `indices`, uploaded a batch at a time (a
-    /// class of large images at once could pass the adapter's largest binding).
-    pub fn means_of(&self, set: &Dataset, indices: &[usize]) -> Tensor {
-        let parts: Vec<Tensor> = indices
-            .chunks(self.config.batch.max(1))
-            .map(|chunk| self.encode_mean(&set.batch(self.gpu(), chunk)))
-            .collect();
-        let refs: Vec<&Tensor> = parts.iter().collect();
-        Tensor::concat(&refs, 0)
-    }
-
-    /// Images of `set` at `indices` and their reconstructions through the encoder means.
-    fn reconstruct(&self, set: &Dataset, indices: &[usize]) -> (Tensor, Tensor) {
-        let x = set.batch(self.gpu(), indices);
-        let recon = self.generate(&self.encode_mean(&x));
-        (x, recon)
-    }
-
-    /// Mean PSNR (dB) and SSIM of the reconstructions of up to `count` images spread over
-    /// `set`, in batches.
-    pub fn reconstruction_quality(&self, set: &Dataset, count: usize) -> (f32, f32) {
-        let idx = spread(set.len(), count);
-        let (mut se, mut ssim, mut seen) = (0.0f64, 0.0f64, 0usize);
-        for chunk in idx.chunks(self.config.batch.max(1)) {
-            let (x, recon) = self.reconstruct(set, chunk);
-            crate::autograd::no_grad(|| {
-                se += f64::from(loss::mse(&recon, &x).item()) * chunk.len() as f64;
-                ssim += (1.0 - f64::from(loss::ssim(&recon, &x, 2.0).item())) * chunk.len() as f64;
-            });
-            seen += chunk.len();
-        }
-        let mse = (se / seen.max(1) as f64).max(1e-12);
-        (
-            (10.0 * (4.0 / mse).log10()) as f32,
-            (ssim / seen.max(1) as f64) as f32,
-        )
-    }
-
-    /// Latent dimensions the encoder uses: those whose mean varies across `set` (variance
-    /// of mu over up to 1,000 images above 0.01, the usual "active units" count).
-    pub fn active_dimensions(&self, set: &Dataset) -> usize {
-        let idx = spread(set.len(), 1000);
-        let mu = self.means_of(set, &idx).to_vec();
-        let (n, nz) = (idx.len() as f64, self.config.nz);
-        (0..nz)
-            .filter(|&d| {
-                let mean = (0..idx.len())
-                    .map(|r| f64::from(mu[r * nz + d]))
-                    .sum::<f64>()
-                    / n;
-                let var = (0..idx.len())
-                    .map(|r| (f64::from(mu[r * nz + d]) - mean).powi(2))
-                    .sum::<f64>()
-                    / n;
-                var > 0.01
-            })
-            .count()
-    }
 }
 
-/// Held-out images, or the training images for a run that holds none out.
-fn heldout_or_train(data: &Split) -> &Dataset {
-    data.heldout.as_ref().unwrap_or(&data.train)
+impl Autoencoder for Vae {
+    fn gpu(&self) -> &Arc<Gpu> {
+        self.decoder.fc.weight.gpu()
+    }
+
+    fn latent_size(&self) -> usize {
+        self.config.nz
+    }
+
+    fn channels_and_side(&self) -> (usize, usize) {
+        (self.config.channels, self.config.image_size)
+    }
+
+    fn batch(&self) -> usize {
+        self.config.batch
+    }
+
+    fn seed(&self) -> u64 {
+        self.config.seed
+    }
+
+    fn set_training(&self, training: bool) {
+        self.encoder.set_training(training);
+        self.decoder.set_training(training);
+    }
+
+    fn posterior_mean(&self, x: &Tensor) -> Tensor {
+        self.encoder.forward(x).0
+    }
+
+    fn decode_batch(&self, z: &Tensor) -> Tensor {
+        self.decoder.forward(z)
+    }
 }
 
 impl Model for Vae {
@@ -527,11 +475,7 @@ impl Model for Vae {
     }
 
     fn evaluate(&self, data: &Split) -> Vec<f32> {
-        let psnr = |set: &Dataset| {
-            let (x, recon) = self.reconstruct(set, &spread(set.len(), 64));
-            psnr_db(&recon, &x)
-        };
-        vec![psnr(&data.train), psnr(heldout_or_train(data))]
+        autoencoder::evaluate(self, data)
     }
 
     fn state(&mut self) -> Vec<(String, Tensor)> {
@@ -560,32 +504,7 @@ impl Model for Vae {
     }
 
     fn write_pictures(&self, data: &Split, dir: &Path, last: bool) -> Result<Vec<String>> {
-        let mut written = Vec::new();
-        let mut pairs = |set: &Dataset, name: &str| -> Result<()> {
-            let (x, recon) = self.reconstruct(set, &spread(set.len(), 16));
-            Grid::stacked(&[Grid::from_tensor(&x, 8), Grid::from_tensor(&recon, 8)])
-                .save(&dir.join(name))?;
-            written.push(name.to_string());
-            Ok(())
-        };
-        pairs(&data.train, "reconstructions.png")?;
-        if let Some(heldout) = &data.heldout {
-            pairs(heldout, "heldout_reconstructions.png")?;
-        }
-        let z = self.sample_prior(64, 1.0, &mut Rng::new(self.config.seed ^ 0x5a));
-        Grid::from_tensor(&self.generate(&z), 8).save(&dir.join("samples.png"))?;
-        written.push("samples.png".into());
-        if last {
-            let (a, b) = interpolation_ends(&data.train);
-            let ends = self.latents_of(&data.train, &[a, b]).to_vec();
-            let nz = self.config.nz;
-            let path: Vec<f32> =
-                interpolate(&ends[..nz], &ends[nz..], 10, LatentPath::Linear).concat();
-            let frames = self.generate(&Tensor::from_slice(self.gpu(), &path, &[10, nz]));
-            Grid::from_tensor(&frames, 10).save(&dir.join("interpolation.png"))?;
-            written.push("interpolation.png".into());
-        }
-        Ok(written)
+        autoencoder::write_pictures(self, data, dir, last)
     }
 
     fn divergence_hint(&self) -> String {
@@ -609,25 +528,7 @@ impl Model for Vae {
     }
 
     fn report(&self, data: &Split) -> Vec<String> {
-        let heldout = heldout_or_train(data);
-        let (psnr, ssim) = self.reconstruction_quality(heldout, 1000);
-        let (train_psnr, train_ssim) = self.reconstruction_quality(&data.train, 1000);
-        vec![
-            format!(
-                "held-out reconstruction ({} images, {}): PSNR {psnr:.2} dB, SSIM {ssim:.4}",
-                heldout.len().min(1000),
-                data.describe_heldout()
-            ),
-            format!(
-                "training-set reconstruction ({} images): PSNR {train_psnr:.2} dB, SSIM {train_ssim:.4}",
-                data.train.len().min(1000)
-            ),
-            format!(
-                "latent dimensions in use: {} of {}",
-                self.active_dimensions(heldout),
-                self.config.nz
-            ),
-        ]
+        autoencoder::report(self, data)
     }
 }
 
@@ -641,39 +542,5 @@ impl Kind for Vae {
 
     fn batches_per_epoch(config: &VaeConfig) -> usize {
         batches_per_epoch(config.images, config.batch)
-    }
-}
-
-impl LatentModel for Vae {
-    fn nz(&self) -> usize {
-        self.config.nz
-    }
-
-    fn image_shape(&self) -> (usize, usize) {
-        (self.config.channels, self.config.image_size)
-    }
-
-    fn on_sphere(&self) -> bool {
-        false
-    }
-
-    fn decode(&self, z: &Tensor) -> Tensor {
-        self.generate(z)
-    }
-
-    fn latents_of(&self, train: &Dataset, indices: &[usize]) -> Tensor {
-        self.means_of(train, indices)
-    }
-
-    fn encode(&self, images: &Tensor, _effort: usize) -> Tensor {
-        self.encode_mean(images)
-    }
-
-    fn sample_prior(&self, n: usize, temperature: f32, rng: &mut Rng) -> Tensor {
-        rng.normal(self.gpu(), &[n, self.config.nz], 0.0, temperature)
-    }
-
-    fn prior_description(&self) -> &'static str {
-        "the prior N(0, I) (times --temperature)"
     }
 }
