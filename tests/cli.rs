@@ -557,3 +557,95 @@ fn runs_of_another_kind_damaged_or_resized_are_refused_and_left_alone() {
     assert!(error.contains("checkpoint"), "{error}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A tiny VAE-GAN on the same 1s and 7s.
+const VAEGAN_MODEL: &[&str] = &[
+    "train",
+    "vaegan",
+    "--classes",
+    "1,7",
+    "--limit",
+    "1400",
+    "--nz",
+    "4",
+    "--nf",
+    "2",
+    "--batch",
+    "8",
+];
+
+#[test]
+fn vaegan_trains_resumes_all_three_optimisers_exactly_and_is_explored() {
+    let dir = scratch("vaegan");
+    let said = succeeds(
+        &dir,
+        &[
+            VAEGAN_MODEL,
+            VAE_SCHEDULE,
+            &["--steps", "6", "--run", "straight"],
+        ]
+        .concat(),
+    );
+    for says in ["held-out reconstruction", "diversity", "balance guard"] {
+        assert!(said.contains(says), "`{says}` missing from:\n{said}");
+    }
+    let straight = dir.join("runs/straight");
+    let rows = metrics_without_timing(&straight);
+    assert_eq!(
+        rows[0],
+        "step,kl,llike,g_loss,d_loss,d_real,d_recon,d_prior,psnr_db,heldout_psnr_db"
+    );
+    png_size(&straight.join("loss.png"));
+
+    succeeds(
+        &dir,
+        &[
+            VAEGAN_MODEL,
+            VAE_SCHEDULE,
+            &["--steps", "4", "--run", "split"],
+        ]
+        .concat(),
+    );
+    succeeds(
+        &dir,
+        &[
+            "train", "vaegan", "--run", "split", "--resume", "--steps", "6",
+        ],
+    );
+    let split = dir.join("runs/split");
+    assert_eq!(
+        metrics_without_timing(&split),
+        rows,
+        "metrics after a resume"
+    );
+    let (a, b) = (checkpoint_tensors(&straight), checkpoint_tensors(&split));
+    assert!(
+        a.tensors
+            .keys()
+            .any(|k| k.starts_with("optim.discriminator.")),
+        "the discriminator's optimiser is saved"
+    );
+    assert_eq!(
+        a.tensors, b.tensors,
+        "weights and all three optimisers after a resume"
+    );
+    assert_eq!(
+        a.metadata, b.metadata,
+        "steps, skipped updates and noise offset"
+    );
+
+    explore_every_way(&dir, "straight", "1200");
+    for (args, says) in [
+        (vec!["train", "vaegan", "--dis-layer", "9"], "--dis-layer 9"),
+        (vec!["train", "vaegan", "--batch", "1"], "--batch"),
+        (vec!["train", "vaegan", "--run", "straight"], "--resume"),
+        (
+            vec!["train", "vae", "--run", "straight", "--resume"],
+            "is a vaegan run",
+        ),
+    ] {
+        let error = refused(&dir, &args);
+        assert!(error.contains(says), "pegasus {args:?} said `{error}`");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -14,6 +14,7 @@ use crate::latent::{Path as LatentPath, cosine, interpolate, on_sphere, swap_blo
 use crate::models::LatentModel;
 use crate::models::glo::Glo;
 use crate::models::vae::Vae;
+use crate::models::vaegan::VaeGan;
 use crate::ops::Rng;
 use crate::tensor::Tensor;
 use crate::train::{Kind, RunConfig, load_checkpoint};
@@ -61,8 +62,13 @@ fn open_run(gpu: &Arc<Gpu>, dir: &Path, command: &str) -> anyhow::Result<Opened>
             &config.settings(dir)?,
             &checkpoint,
         )?),
+        VaeGan::KIND => Box::new(load_checkpoint::<VaeGan>(
+            gpu,
+            &config.settings(dir)?,
+            &checkpoint,
+        )?),
         other => anyhow::bail!(
-            "{} holds a `{other}` run; `pegasus {command}` explores glo and vae runs",
+            "{} holds a `{other}` run; `pegasus {command}` explores glo, vae and vaegan runs",
             dir.display()
         ),
     };

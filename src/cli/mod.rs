@@ -42,7 +42,7 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Fetch, describe and cluster image datasets.
     Data(data::DataArgs),
-    /// Train a model on images (GLO, VAE).
+    /// Train a model on images (GLO, VAE, VAE-GAN).
     Train(train::TrainArgs),
     /// Generate new images from a trained run.
     Sample(explore::SampleArgs),

@@ -5,6 +5,7 @@ pub mod autoencoder;
 pub mod generator;
 pub mod glo;
 pub mod vae;
+pub mod vaegan;
 
 use crate::autograd::no_grad;
 use crate::data::Dataset;

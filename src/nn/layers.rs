@@ -296,11 +296,13 @@ impl Sequential {
         self
     }
 
-    /// The output of each layer whose index is in `taps` (in order), for feature losses.
+    /// The output of each layer whose index is in `taps` (in order), for feature losses;
+    /// the layers after the last tap are not run.
     pub fn forward_features(&self, x: &Tensor, taps: &[usize]) -> Vec<Tensor> {
+        let last = taps.iter().copied().max().unwrap_or(0);
         let mut h = x.clone();
         let mut out = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate() {
+        for (i, layer) in self.layers.iter().enumerate().take(last + 1) {
             h = layer.forward(&h);
             if taps.contains(&i) {
                 out.push(h.clone());

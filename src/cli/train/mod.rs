@@ -4,6 +4,7 @@
 
 mod glo;
 mod vae;
+mod vaegan;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +35,10 @@ enum TrainModel {
     /// trained on KL + SSIM + colour losses.
     #[command(after_help = vae::EXAMPLES)]
     Vae(vae::VaeArgs),
+    /// VAE-GAN (Larsen et al.; seed 001): a VAE whose reconstruction error is measured in a
+    /// GAN discriminator's features, the three networks trained together.
+    #[command(after_help = vaegan::EXAMPLES)]
+    Vaegan(vaegan::VaeGanArgs),
 }
 
 pub fn run(
@@ -43,6 +48,7 @@ pub fn run(
     match &args.model {
         TrainModel::Glo(a) => glo::train(a, open_gpu),
         TrainModel::Vae(a) => vae::train(a, open_gpu),
+        TrainModel::Vaegan(a) => vaegan::train(a, open_gpu),
     }
 }
 

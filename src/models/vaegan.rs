@@ -1,0 +1,774 @@
+//! VAE-GAN (Larsen et al. 2016, "Autoencoding beyond pixels using a learned similarity
+//! metric"; seed 001): a VAE whose reconstruction error is measured in the feature space of
+//! a GAN discriminator, trained with the discriminator at the same time.
+//!
+//! Networks, after Larsen's table (widths for `nf` = 64 are Larsen's; a stage halves the side
+//! with a 5x5 stride-2 convolution, padding 2, until it is 4 or less: 32 -> 16 -> 8 -> 4, one
+//! more stage for 64):
+//!
+//! | network       | layers                                                                  |
+//! |---------------|-------------------------------------------------------------------------|
+//! | encoder       | per stage conv nf, 2 nf, 4 nf (capped), BatchNorm, ReLU; fc 16 nf,       |
+//! |               | BatchNorm, ReLU; fc to mu and fc to log sigma^2                          |
+//! | decoder       | fc to 4 x 4 x (last encoder width), BatchNorm, ReLU; per stage a 5x5     |
+//! |               | stride-2 transposed conv back up (BatchNorm, ReLU), widths mirrored down |
+//! |               | to nf / 2; a 5x5 conv to the image, tanh                                 |
+//! | discriminator | conv nf / 2, ReLU; per stage conv 2 nf, 4 nf, 4 nf ..., BatchNorm, ReLU; |
+//! |               | fc 8 nf, BatchNorm, ReLU; fc 1 (a logit: the losses use a stable BCE)    |
+//!
+//! Dis_l is the output of the discriminator's `dis_layer`-th convolution (before its
+//! BatchNorm); Larsen's CIFAR configuration compares the third.
+//!
+//! Objectives, each network trained on its own (Larsen's algorithm 1):
+//! - encoder: beta KL / (values of Dis_l) + L_llike, L_llike = mean (Dis_l(x~) - Dis_l(x))^2
+//!   for the reconstruction x~ = Dec(mu + sigma eps);
+//! - decoder: gamma L_llike + BCE(D(x~), real) + BCE(D(Dec(z_p)), real), z_p ~ N(0, I): the
+//!   non-saturating form of -L_GAN;
+//! - discriminator: BCE(D(x), real) + BCE(D(x~), fake) + BCE(D(Dec(z_p)), fake) = -L_GAN.
+//!
+//! The tape gives the gradient of one scalar per backward pass, so each objective gets a pass
+//! of its own, on its own forward, all at the same weights; only then do the three optimisers
+//! step, each on its network's gradients alone. The noise (eps, z_p) is drawn once per step
+//! and shared by the passes; each pass takes what the other networks computed detached (z for
+//! the decoder, x~ and Dec(z_p) for the discriminator), so no gradient reaches a network that
+//! the objective does not train. The discriminator judges real images, reconstructions and
+//! prior samples as one batch in every pass, as Larsen's code does.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::autograd::Grads;
+use crate::data::{Dataset, Split};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::io::Checkpoint;
+use crate::models::autoencoder::{self, Autoencoder};
+use crate::models::spread;
+use crate::nn::{
+    Activation, BatchNorm, Conv2d, ConvTranspose2d, Flatten, Linear, Module, Sequential, loss,
+    prefixed,
+};
+use crate::ops::{ConvGeometry, Rng};
+use crate::optim::Adam;
+use crate::tensor::Tensor;
+use crate::train::{Kind, Model, batch_indices, batches_per_epoch, counter};
+
+/// Everything a VAE-GAN run needs to be rebuilt exactly (under "vaegan" in config.json).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VaeGanConfig {
+    pub image_size: usize,
+    pub channels: usize,
+    pub nz: usize,
+    /// Width unit: Larsen's networks at 64.
+    pub nf: usize,
+    pub images: usize,
+    pub batch: usize,
+    pub lr: f32,
+    /// Weight of the KL (per value of the likelihood's features).
+    pub beta: f32,
+    /// Weight of L_llike in the decoder's objective, against the GAN term.
+    pub gamma: f32,
+    /// Which discriminator convolution (1-based) gives Dis_l.
+    pub dis_layer: usize,
+    /// Balance guard: the discriminator skips its update when its loss on real or on
+    /// generated images falls under equilibrium - margin, the decoder when one rises over
+    /// equilibrium + margin; 0 turns the guard off.
+    pub margin: f32,
+    pub equilibrium: f32,
+    /// Train the plain VAE loss (KL + pixel MSE) instead, for comparison.
+    pub plain_vae: bool,
+    pub seed: u64,
+}
+
+const KERNEL: usize = 5;
+const HALVE: ConvGeometry = ConvGeometry::new(2, 2);
+const SAME: ConvGeometry = ConvGeometry::new(1, 2);
+
+impl VaeGanConfig {
+    pub fn check(&self) -> Result<()> {
+        if !(8..=256).contains(&self.image_size) {
+            return Err(Error::Invalid(format!(
+                "the VAE-GAN takes square images of 8 to 256 pixels (Larsen's are 32 or 64), not {}; pass --image-size 32",
+                self.image_size
+            )));
+        }
+        if self.nz == 0 || self.nf < 2 || !(1..=4).contains(&self.channels) {
+            return Err(Error::Invalid(format!(
+                "latent size {} must be positive, width {} at least 2 and channels {} 1 to 4",
+                self.nz, self.nf, self.channels
+            )));
+        }
+        let convs = self.sides().len();
+        if !(1..=convs).contains(&self.dis_layer) {
+            return Err(Error::Invalid(format!(
+                "--dis-layer {}: the discriminator has convolutions 1 to {convs}",
+                self.dis_layer
+            )));
+        }
+        Ok(())
+    }
+
+    /// The image side, then each stage's: halved (rounded up) until 4 or less.
+    pub fn sides(&self) -> Vec<usize> {
+        let mut sides = vec![self.image_size];
+        while let Some(&s) = sides.last().filter(|&&s| s > 4) {
+            sides.push(s.div_ceil(2));
+        }
+        sides
+    }
+
+    fn stages(&self) -> usize {
+        self.sides().len() - 1
+    }
+
+    /// Output widths of the encoder's stages: nf, 2 nf, 4 nf, 4 nf, ...
+    pub fn encoder_widths(&self) -> Vec<usize> {
+        (0..self.stages())
+            .map(|i| (self.nf << i).min(4 * self.nf))
+            .collect()
+    }
+
+    /// Output widths of the discriminator's strided convolutions: 2 nf, 4 nf, 4 nf, ...
+    pub fn discriminator_widths(&self) -> Vec<usize> {
+        (0..self.stages())
+            .map(|i| if i == 0 { 2 * self.nf } else { 4 * self.nf })
+            .collect()
+    }
+
+    fn last_side(&self) -> usize {
+        *self.sides().last().expect("at least the image side")
+    }
+
+    /// Values of Dis_l for one image (channels x side x side of that convolution's output).
+    pub fn dis_values(&self) -> usize {
+        let sides = self.sides();
+        let (channels, side) = match self.dis_layer {
+            1 => (self.nf / 2, sides[0]),
+            l => (self.discriminator_widths()[l - 2], sides[l - 1]),
+        };
+        channels * side * side
+    }
+
+    /// Layer index of Dis_l in the discriminator's Sequential: conv 1 is layer 0 (then its
+    /// ReLU); conv k >= 2 is layer 2 + 3 (k - 2) (then BatchNorm and ReLU).
+    fn dis_tap(&self) -> usize {
+        match self.dis_layer {
+            1 => 0,
+            l => 2 + 3 * (l - 2),
+        }
+    }
+
+    /// Bytes of the largest activation for a batch, to check against the adapter's limits.
+    pub fn largest_activation_bytes(&self, batch: usize) -> u64 {
+        let s = self.image_size;
+        (batch * (self.nf / 2).max(self.channels).max(self.nf) * s * s * 4) as u64
+    }
+}
+
+fn conv_block(main: &mut Sequential, gpu: &Arc<Gpu>, rng: &mut Rng, cin: usize, cout: usize) {
+    main.push(Conv2d::new(gpu, rng, cin, cout, KERNEL, HALVE, false));
+    main.push(BatchNorm::new(gpu, cout));
+    main.push(Activation::Relu);
+}
+
+pub struct Encoder {
+    /// Stages, then flatten, fc, BatchNorm, ReLU.
+    pub main: Sequential,
+    pub fc_mu: Linear,
+    pub fc_logvar: Linear,
+}
+
+impl Encoder {
+    fn new(gpu: &Arc<Gpu>, rng: &mut Rng, c: &VaeGanConfig) -> Encoder {
+        let mut main = Sequential::default();
+        let mut cin = c.channels;
+        for w in c.encoder_widths() {
+            conv_block(&mut main, gpu, rng, cin, w);
+            cin = w;
+        }
+        let side = c.last_side();
+        main.push(Flatten { to: None });
+        main.push(Linear::new(gpu, rng, cin * side * side, 16 * c.nf, false));
+        main.push(BatchNorm::new(gpu, 16 * c.nf));
+        main.push(Activation::Relu);
+        Encoder {
+            main,
+            fc_mu: Linear::new(gpu, rng, 16 * c.nf, c.nz, true),
+            fc_logvar: Linear::new(gpu, rng, 16 * c.nf, c.nz, true),
+        }
+    }
+
+    /// (mu, logvar), each [B, nz].
+    pub fn forward(&self, x: &Tensor) -> (Tensor, Tensor) {
+        let h = self.main.forward(x);
+        (self.fc_mu.forward(&h), self.fc_logvar.forward(&h))
+    }
+}
+
+pub struct Decoder {
+    pub main: Sequential,
+}
+
+impl Decoder {
+    fn new(gpu: &Arc<Gpu>, rng: &mut Rng, c: &VaeGanConfig) -> Decoder {
+        let (sides, widths) = (c.sides(), c.encoder_widths());
+        let top = *widths.last().expect("at least one stage");
+        let side = c.last_side();
+        let mut main = Sequential::default();
+        main.push(Linear::new(gpu, rng, c.nz, top * side * side, false));
+        main.push(BatchNorm::new(gpu, top * side * side));
+        main.push(Activation::Relu);
+        main.push(Flatten::to(&[top, side, side]));
+        // Stage k (from the top) maps sides[k + 1] back to sides[k]: a transposed 5x5
+        // stride-2 convolution with padding 2 gives 2 s - 1, plus 1 where the side was even.
+        let last_width = (c.nf / 2).max(1);
+        for k in (0..widths.len()).rev() {
+            let cout = if k == 0 { last_width } else { widths[k - 1] };
+            let output_padding = sides[k] - (2 * sides[k + 1] - 1);
+            main.push(ConvTranspose2d::new(
+                gpu,
+                rng,
+                widths[k],
+                cout,
+                KERNEL,
+                HALVE,
+                output_padding,
+                false,
+            ));
+            main.push(BatchNorm::new(gpu, cout));
+            main.push(Activation::Relu);
+        }
+        main.push(Conv2d::new(
+            gpu, rng, last_width, c.channels, KERNEL, SAME, true,
+        ));
+        main.push(Activation::Tanh);
+        Decoder { main }
+    }
+}
+
+pub struct Discriminator {
+    pub main: Sequential,
+    /// Layer index of Dis_l.
+    tap: usize,
+}
+
+impl Discriminator {
+    fn new(gpu: &Arc<Gpu>, rng: &mut Rng, c: &VaeGanConfig) -> Discriminator {
+        let mut main = Sequential::default();
+        let first = (c.nf / 2).max(1);
+        main.push(Conv2d::new(gpu, rng, c.channels, first, KERNEL, SAME, true));
+        main.push(Activation::Relu);
+        let mut cin = first;
+        for w in c.discriminator_widths() {
+            conv_block(&mut main, gpu, rng, cin, w);
+            cin = w;
+        }
+        let side = c.last_side();
+        main.push(Flatten { to: None });
+        main.push(Linear::new(gpu, rng, cin * side * side, 8 * c.nf, false));
+        main.push(BatchNorm::new(gpu, 8 * c.nf));
+        main.push(Activation::Relu);
+        main.push(Linear::new(gpu, rng, 8 * c.nf, 1, true));
+        Discriminator {
+            main,
+            tap: c.dis_tap(),
+        }
+    }
+
+    /// Dis_l of every image of `parts` and, when `logits`, the logit of each being real,
+    /// judged as one batch. Real and generated images always share a batch, as in Larsen's
+    /// code: the BatchNorm layers would normalise a batch of only real or only generated
+    /// images to the same statistics, and the fully connected layer's BatchNorm would leave
+    /// such a batch's mean logit nearly fixed. The layers past Dis_l run only for logits.
+    pub fn judge(&self, parts: &[&Tensor], logits: bool) -> (Vec<Tensor>, Vec<Tensor>) {
+        let all = Tensor::concat(parts, 0);
+        let last = self.main.layers.len() - 1;
+        let taps = if logits {
+            vec![self.tap, last]
+        } else {
+            vec![self.tap]
+        };
+        let outs = self.main.forward_features(&all, &taps);
+        let split = |t: &Tensor| -> Vec<Tensor> {
+            let mut start = 0;
+            parts
+                .iter()
+                .map(|p| {
+                    let n = p.dims()[0];
+                    start += n;
+                    t.narrow(0, start - n, n)
+                })
+                .collect()
+        };
+        let features = split(&outs[0]);
+        let logits = outs.get(1).map(split).unwrap_or_default();
+        (features, logits)
+    }
+
+    pub fn logit(&self, x: &Tensor) -> Tensor {
+        self.main.forward(x)
+    }
+}
+
+/// BCE of logits against one label for all.
+fn bce_all(logits: &Tensor, real: bool) -> Tensor {
+    let target = Tensor::full(logits.gpu(), logits.dims(), if real { 1.0 } else { 0.0 });
+    loss::bce_with_logits(logits, &target)
+}
+
+/// The gradients of one step, each of its network's own objective, and what it measured.
+pub struct StepGradients {
+    pub encoder: Grads,
+    pub decoder: Grads,
+    pub discriminator: Grads,
+    /// kl (raw, nats), llike, g_loss, d_loss, d_real, d_recon, d_prior; all detached.
+    pub scalars: Vec<(&'static str, Tensor)>,
+    /// The discriminator's BCE on real images and its mean BCE on generated ones.
+    pub real_cost: Tensor,
+    pub fake_cost: Tensor,
+}
+
+/// The three objectives at the current weights for a batch, with the step's noise.
+pub struct Objectives {
+    pub encoder: Tensor,
+    pub decoder: Tensor,
+    pub discriminator: Tensor,
+}
+
+pub struct VaeGan {
+    pub config: VaeGanConfig,
+    pub encoder: Encoder,
+    pub decoder: Decoder,
+    pub discriminator: Discriminator,
+    pub opt_encoder: Adam,
+    pub opt_decoder: Adam,
+    pub opt_discriminator: Adam,
+    /// Draws eps and z_p; its offset is saved so a resume draws the same.
+    pub rng: Rng,
+    pub step: usize,
+    /// Updates the balance guard skipped.
+    pub skipped_discriminator: u64,
+    pub skipped_decoder: u64,
+}
+
+impl VaeGan {
+    pub fn new(gpu: &Arc<Gpu>, config: VaeGanConfig) -> Result<VaeGan> {
+        config.check()?;
+        gpu.check_binding(config.largest_activation_bytes(config.batch))?;
+        let mut init = Rng::new(config.seed);
+        let encoder = Encoder::new(gpu, &mut init, &config);
+        let decoder = Decoder::new(gpu, &mut init, &config);
+        let discriminator = Discriminator::new(gpu, &mut init, &config);
+        let adam = |params| Adam::single(params, config.lr, 0.5, 0.999);
+        Ok(VaeGan {
+            opt_encoder: adam(encoder.parameters()),
+            opt_decoder: adam(decoder.parameters()),
+            opt_discriminator: adam(discriminator.parameters()),
+            rng: Rng::new(config.seed ^ 0x4741_4e31),
+            config,
+            encoder,
+            decoder,
+            discriminator,
+            step: 0,
+            skipped_discriminator: 0,
+            skipped_decoder: 0,
+        })
+    }
+
+    /// eps and z_p for a batch of `n` (the step's noise).
+    pub fn draw_noise(&mut self, n: usize) -> (Tensor, Tensor) {
+        let gpu = self.gpu().clone();
+        let nz = self.config.nz;
+        let eps = self.rng.normal(&gpu, &[n, nz], 0.0, 1.0);
+        let z_prior = self.rng.normal(&gpu, &[n, nz], 0.0, 1.0);
+        (eps, z_prior)
+    }
+
+    fn kl_weight(&self) -> f32 {
+        let c = &self.config;
+        let values = if c.plain_vae {
+            c.channels * c.image_size * c.image_size
+        } else {
+            c.dis_values()
+        };
+        c.beta / values as f32
+    }
+
+    /// The encoder's forward for the noise: (mu, logvar, z).
+    fn posterior(&self, x: &Tensor, eps: &Tensor) -> (Tensor, Tensor, Tensor) {
+        let (mu, logvar) = self.encoder.forward(x);
+        let z = mu.add(&logvar.scale(0.5).exp().mul(eps));
+        (mu, logvar, z)
+    }
+
+    /// The three objectives at the current weights, each on the tape (for finite-difference
+    /// checks; training takes their gradients through [`VaeGan::gradients`]).
+    pub fn objectives(&self, x: &Tensor, eps: &Tensor, z_prior: &Tensor) -> Objectives {
+        let (mu, logvar, z) = self.posterior(x, eps);
+        let recon = self.decoder.main.forward(&z);
+        let prior = self.decoder.main.forward(z_prior);
+        let (features, logits) = self.discriminator.judge(&[x, &recon, &prior], true);
+        let llike = loss::mse(&features[1], &features[0]);
+        let kl = loss::kl_divergence(&mu, &logvar, 1.0);
+        let g_loss = bce_all(&logits[1], true).add(&bce_all(&logits[2], true));
+        let d_loss = bce_all(&logits[0], true)
+            .add(&bce_all(&logits[1], false))
+            .add(&bce_all(&logits[2], false));
+        Objectives {
+            encoder: kl.scale(self.kl_weight()).add(&llike),
+            decoder: llike.scale(self.config.gamma).add(&g_loss),
+            discriminator: d_loss,
+        }
+    }
+
+    /// Each network's gradient of its own objective, in three backward passes at the same
+    /// weights (see the module notes); every pass judges real images, reconstructions and
+    /// prior samples in one batch, as [`VaeGan::objectives`] does.
+    pub fn gradients(&self, x: &Tensor, eps: &Tensor, z_prior: &Tensor) -> StepGradients {
+        // The encoder: KL + L_llike through x~ = Dec(z); the prior samples only share the
+        // discriminator's batch.
+        let (mu, logvar, z) = self.posterior(x, eps);
+        let prior = crate::autograd::no_grad(|| self.decoder.main.forward(z_prior));
+        let recon = self.decoder.main.forward(&z);
+        let (features, _) = self.discriminator.judge(&[x, &recon, &prior], false);
+        let llike = loss::mse(&features[1], &features[0]);
+        let kl = loss::kl_divergence(&mu, &logvar, 1.0);
+        let encoder = kl.scale(self.kl_weight()).add(&llike).backward();
+
+        // The decoder: gamma L_llike + the GAN term, from z held fixed.
+        let recon = self.decoder.main.forward(&z.detach());
+        let prior = self.decoder.main.forward(z_prior);
+        let (features, logits) = self.discriminator.judge(&[x, &recon, &prior], true);
+        let g_loss = bce_all(&logits[1], true).add(&bce_all(&logits[2], true));
+        let decoder = loss::mse(&features[1], &features[0])
+            .scale(self.config.gamma)
+            .add(&g_loss)
+            .backward();
+
+        // The discriminator: real against both kinds of generated images, held fixed.
+        let (_, logits) = self
+            .discriminator
+            .judge(&[x, &recon.detach(), &prior.detach()], true);
+        let real_cost = bce_all(&logits[0], true);
+        let (recon_cost, prior_cost) = (bce_all(&logits[1], false), bce_all(&logits[2], false));
+        let d_loss = real_cost.add(&recon_cost).add(&prior_cost);
+        let discriminator = d_loss.backward();
+        let mean_d = |logit: &Tensor| logit.detach().sigmoid().mean();
+        StepGradients {
+            encoder,
+            decoder,
+            discriminator,
+            scalars: vec![
+                ("kl", kl.detach()),
+                ("llike", llike.detach()),
+                ("g_loss", g_loss.detach()),
+                ("d_loss", d_loss.detach()),
+                ("d_real", mean_d(&logits[0])),
+                ("d_recon", mean_d(&logits[1])),
+                ("d_prior", mean_d(&logits[2])),
+            ],
+            fake_cost: recon_cost.add(&prior_cost).scale(0.5).detach(),
+            real_cost: real_cost.detach(),
+        }
+    }
+
+    /// Which of (decoder, discriminator) update, by Larsen's balance rule.
+    fn balance(&self, real_cost: f32, fake_cost: f32) -> (bool, bool) {
+        let (eq, margin) = (self.config.equilibrium, self.config.margin);
+        if margin <= 0.0 {
+            return (true, true);
+        }
+        let discriminator = real_cost >= eq - margin && fake_cost >= eq - margin;
+        let decoder = real_cost <= eq + margin && fake_cost <= eq + margin;
+        if decoder || discriminator {
+            (decoder, discriminator)
+        } else {
+            (true, true)
+        }
+    }
+
+    /// One step of all three networks on a batch (or of the plain VAE).
+    pub fn fit_batch(&mut self, train: &Dataset) -> Vec<(&'static str, Tensor)> {
+        let c = &self.config;
+        let idx = batch_indices(c.seed, c.images, c.batch, self.step);
+        let x = train.batch(self.gpu(), &idx);
+        self.set_training(true);
+        let (eps, z_prior) = self.draw_noise(idx.len());
+        self.step += 1;
+        if self.config.plain_vae {
+            let (mu, logvar, z) = self.posterior(&x, &eps);
+            let mse = loss::mse(&self.decoder.main.forward(&z), &x);
+            let kl = loss::kl_divergence(&mu, &logvar, 1.0);
+            let grads = kl.scale(self.kl_weight()).add(&mse).backward();
+            self.opt_encoder.step(&grads);
+            self.opt_decoder.step(&grads);
+            return vec![("kl", kl.detach()), ("mse", mse.detach())];
+        }
+        let step = self.gradients(&x, &eps, &z_prior);
+        let (decoder, discriminator) = if self.config.margin > 0.0 {
+            self.balance(step.real_cost.item(), step.fake_cost.item())
+        } else {
+            (true, true)
+        };
+        self.opt_encoder.step(&step.encoder);
+        if decoder {
+            self.opt_decoder.step(&step.decoder);
+        } else {
+            self.skipped_decoder += 1;
+        }
+        if discriminator {
+            self.opt_discriminator.step(&step.discriminator);
+        } else {
+            self.skipped_discriminator += 1;
+        }
+        step.scalars
+    }
+
+    /// Mean pairwise L2 distance between `n` samples from the prior and between `n` of the
+    /// given images: (samples, images). Samples much closer together than images are the
+    /// mark of mode collapse.
+    pub fn diversity(&self, images: &Dataset, n: usize) -> (f32, f32) {
+        let mean_distance = |t: &Tensor| {
+            let m = t.dims()[0];
+            let flat = t.reshape(&[m, t.numel() / m.max(1)]);
+            let d = crate::autograd::no_grad(|| flat.pairwise_sq_distances(&flat)).to_vec();
+            let off: f64 = (0..m)
+                .flat_map(|i| (0..m).filter(move |&j| j != i).map(move |j| (i, j)))
+                .map(|(i, j)| f64::from(d[i * m + j]).sqrt())
+                .sum();
+            (off / (m * (m - 1)).max(1) as f64) as f32
+        };
+        let z =
+            Rng::new(self.config.seed ^ 0xd1).normal(self.gpu(), &[n, self.config.nz], 0.0, 1.0);
+        let samples = autoencoder::generate(self, &z);
+        let real = images.batch(self.gpu(), &spread(images.len(), n));
+        (mean_distance(&samples), mean_distance(&real))
+    }
+}
+
+impl Autoencoder for VaeGan {
+    fn gpu(&self) -> &Arc<Gpu> {
+        self.encoder.fc_mu.weight.gpu()
+    }
+
+    fn latent_size(&self) -> usize {
+        self.config.nz
+    }
+
+    fn channels_and_side(&self) -> (usize, usize) {
+        (self.config.channels, self.config.image_size)
+    }
+
+    fn batch(&self) -> usize {
+        self.config.batch
+    }
+
+    fn seed(&self) -> u64 {
+        self.config.seed
+    }
+
+    fn set_training(&self, training: bool) {
+        self.encoder.main.set_training(training);
+        self.decoder.main.set_training(training);
+        self.discriminator.main.set_training(training);
+    }
+
+    fn posterior_mean(&self, x: &Tensor) -> Tensor {
+        self.encoder.forward(x).0
+    }
+
+    fn decode_batch(&self, z: &Tensor) -> Tensor {
+        self.decoder.main.forward(z)
+    }
+}
+
+impl Module for Encoder {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        Encoder::forward(self, x).0
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        let mut all = prefixed("main", self.main.parameters());
+        all.extend(prefixed("fc_mu", self.fc_mu.parameters()));
+        all.extend(prefixed("fc_logvar", self.fc_logvar.parameters()));
+        all
+    }
+
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        prefixed("main", self.main.buffers())
+    }
+
+    fn set_training(&self, training: bool) {
+        self.main.set_training(training);
+    }
+}
+
+impl Module for Decoder {
+    fn forward(&self, z: &Tensor) -> Tensor {
+        self.main.forward(z)
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        prefixed("main", self.main.parameters())
+    }
+
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        prefixed("main", self.main.buffers())
+    }
+
+    fn set_training(&self, training: bool) {
+        self.main.set_training(training);
+    }
+}
+
+impl Module for Discriminator {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.logit(x)
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        prefixed("main", self.main.parameters())
+    }
+
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        prefixed("main", self.main.buffers())
+    }
+
+    fn set_training(&self, training: bool) {
+        self.main.set_training(training);
+    }
+}
+
+impl Model for VaeGan {
+    fn loss_names(&self) -> Vec<&'static str> {
+        if self.config.plain_vae {
+            vec!["kl", "mse"]
+        } else {
+            vec![
+                "kl", "llike", "g_loss", "d_loss", "d_real", "d_recon", "d_prior",
+            ]
+        }
+    }
+
+    fn eval_names(&self) -> Vec<&'static str> {
+        vec!["psnr_db", "heldout_psnr_db"]
+    }
+
+    fn step(&self) -> usize {
+        self.step
+    }
+
+    fn batch_size(&self) -> usize {
+        self.config.batch
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "VAE-GAN{}, latent {}, encoder {}, decoder {} and discriminator {} parameters, Dis_l = conv {} ({} values)",
+            if self.config.plain_vae {
+                " (trained as a plain VAE)"
+            } else {
+                ""
+            },
+            self.config.nz,
+            crate::nn::parameter_count(&self.encoder),
+            crate::nn::parameter_count(&self.decoder),
+            crate::nn::parameter_count(&self.discriminator),
+            self.config.dis_layer,
+            self.config.dis_values()
+        )
+    }
+
+    fn train_step(&mut self, train: &Dataset) -> Vec<(&'static str, Tensor)> {
+        self.fit_batch(train)
+    }
+
+    fn evaluate(&self, data: &Split) -> Vec<f32> {
+        autoencoder::evaluate(self, data)
+    }
+
+    fn state(&mut self) -> Vec<(String, Tensor)> {
+        let mut all = Vec::new();
+        for (name, module) in [
+            ("encoder", &self.encoder as &dyn Module),
+            ("decoder", &self.decoder),
+            ("discriminator", &self.discriminator),
+        ] {
+            all.extend(prefixed(name, module.parameters()));
+            all.extend(prefixed(name, module.buffers()));
+        }
+        all.extend(prefixed("optim.encoder", self.opt_encoder.state()));
+        all.extend(prefixed("optim.decoder", self.opt_decoder.state()));
+        all.extend(prefixed(
+            "optim.discriminator",
+            self.opt_discriminator.state(),
+        ));
+        all
+    }
+
+    fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("step", self.step as u64),
+            ("optim.encoder.step", self.opt_encoder.step),
+            ("optim.decoder.step", self.opt_decoder.step),
+            ("optim.discriminator.step", self.opt_discriminator.step),
+            ("rng.offset", self.rng.offset),
+            ("skipped.decoder", self.skipped_decoder),
+            ("skipped.discriminator", self.skipped_discriminator),
+        ]
+    }
+
+    fn restore(&mut self, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
+        checkpoint.restore(path, &self.state())?;
+        let read = |key| counter(checkpoint, path, key);
+        self.step = read("step")? as usize;
+        self.opt_encoder.step = read("optim.encoder.step")?;
+        self.opt_decoder.step = read("optim.decoder.step")?;
+        self.opt_discriminator.step = read("optim.discriminator.step")?;
+        self.rng.offset = read("rng.offset")?;
+        self.skipped_decoder = read("skipped.decoder")?;
+        self.skipped_discriminator = read("skipped.discriminator")?;
+        Ok(())
+    }
+
+    fn write_pictures(&self, data: &Split, dir: &Path, last: bool) -> Result<Vec<String>> {
+        autoencoder::write_pictures(self, data, dir, last)
+    }
+
+    fn divergence_hint(&self) -> String {
+        "Lower --lr, or --gamma if the decoder's GAN term runs away".into()
+    }
+
+    fn report(&self, data: &Split) -> Vec<String> {
+        let mut lines = autoencoder::report(self, data);
+        let real = autoencoder::heldout_or_train(data);
+        let n = real.len().min(256);
+        let (samples, images) = self.diversity(real, n);
+        lines.push(format!(
+            "diversity: mean distance between {n} samples {samples:.2}, between {n} held-out images {images:.2} (ratio {:.2}; far under 1 means mode collapse)",
+            samples / images.max(1e-12)
+        ));
+        if !self.config.plain_vae {
+            lines.push(format!(
+                "balance guard: the discriminator skipped {} and the decoder {} of {} updates",
+                self.skipped_discriminator, self.skipped_decoder, self.step
+            ));
+        }
+        lines
+    }
+}
+
+impl Kind for VaeGan {
+    const KIND: &'static str = "vaegan";
+    type Config = VaeGanConfig;
+
+    fn build(gpu: &Arc<Gpu>, config: &VaeGanConfig, _train: Option<&Dataset>) -> Result<VaeGan> {
+        VaeGan::new(gpu, config.clone())
+    }
+
+    fn batches_per_epoch(config: &VaeGanConfig) -> usize {
+        batches_per_epoch(config.images, config.batch)
+    }
+}
