@@ -42,6 +42,20 @@ impl Opened {
     }
 }
 
+/// The model of kind K of a run, its checkpoint restored.
+fn restored<K: Kind + LatentModel + 'static>(
+    gpu: &Arc<Gpu>,
+    config: &RunConfig,
+    dir: &Path,
+    checkpoint: &Path,
+) -> anyhow::Result<Box<dyn LatentModel>> {
+    Ok(Box::new(load_checkpoint::<K>(
+        gpu,
+        &config.settings(dir)?,
+        checkpoint,
+    )?))
+}
+
 /// Opens the run in `dir` for `pegasus COMMAND`, refusing kinds it cannot explore.
 fn open_run(gpu: &Arc<Gpu>, dir: &Path, command: &str) -> anyhow::Result<Opened> {
     let config = RunConfig::read(dir)?;
@@ -51,22 +65,10 @@ fn open_run(gpu: &Arc<Gpu>, dir: &Path, command: &str) -> anyhow::Result<Opened>
         "{} has no checkpoint yet; train it first",
         dir.display()
     );
-    let model: Box<dyn LatentModel> = match config.model.as_str() {
-        Glo::KIND => Box::new(load_checkpoint::<Glo>(
-            gpu,
-            &config.settings(dir)?,
-            &checkpoint,
-        )?),
-        Vae::KIND => Box::new(load_checkpoint::<Vae>(
-            gpu,
-            &config.settings(dir)?,
-            &checkpoint,
-        )?),
-        VaeGan::KIND => Box::new(load_checkpoint::<VaeGan>(
-            gpu,
-            &config.settings(dir)?,
-            &checkpoint,
-        )?),
+    let model = match config.model.as_str() {
+        Glo::KIND => restored::<Glo>(gpu, &config, dir, &checkpoint)?,
+        Vae::KIND => restored::<Vae>(gpu, &config, dir, &checkpoint)?,
+        VaeGan::KIND => restored::<VaeGan>(gpu, &config, dir, &checkpoint)?,
         other => anyhow::bail!(
             "{} holds a `{other}` run; `pegasus {command}` explores glo, vae and vaegan runs",
             dir.display()

@@ -160,10 +160,11 @@ impl VaeGanConfig {
         }
     }
 
-    /// Bytes of the largest activation for a batch, to check against the adapter's limits.
+    /// Bytes of the largest activation for a batch, to check against the adapter's limits:
+    /// the discriminator's first layer at full size, over the 3 x batch images it judges.
     pub fn largest_activation_bytes(&self, batch: usize) -> u64 {
         let s = self.image_size;
-        (batch * (self.nf / 2).max(self.channels).max(self.nf) * s * s * 4) as u64
+        (3 * batch * (self.nf / 2).max(self.channels) * s * s * 4) as u64
     }
 }
 
@@ -207,45 +208,40 @@ impl Encoder {
     }
 }
 
-pub struct Decoder {
-    pub main: Sequential,
-}
-
-impl Decoder {
-    fn new(gpu: &Arc<Gpu>, rng: &mut Rng, c: &VaeGanConfig) -> Decoder {
-        let (sides, widths) = (c.sides(), c.encoder_widths());
-        let top = *widths.last().expect("at least one stage");
-        let side = c.last_side();
-        let mut main = Sequential::default();
-        main.push(Linear::new(gpu, rng, c.nz, top * side * side, false));
-        main.push(BatchNorm::new(gpu, top * side * side));
-        main.push(Activation::Relu);
-        main.push(Flatten::to(&[top, side, side]));
-        // Stage k (from the top) maps sides[k + 1] back to sides[k]: a transposed 5x5
-        // stride-2 convolution with padding 2 gives 2 s - 1, plus 1 where the side was even.
-        let last_width = (c.nf / 2).max(1);
-        for k in (0..widths.len()).rev() {
-            let cout = if k == 0 { last_width } else { widths[k - 1] };
-            let output_padding = sides[k] - (2 * sides[k + 1] - 1);
-            main.push(ConvTranspose2d::new(
-                gpu,
-                rng,
-                widths[k],
-                cout,
-                KERNEL,
-                HALVE,
-                output_padding,
-                false,
-            ));
-            main.push(BatchNorm::new(gpu, cout));
-            main.push(Activation::Relu);
-        }
-        main.push(Conv2d::new(
-            gpu, rng, last_width, c.channels, KERNEL, SAME, true,
+/// The decoder: fc, BatchNorm, ReLU to the smallest map, then the stages back up.
+fn decoder(gpu: &Arc<Gpu>, rng: &mut Rng, c: &VaeGanConfig) -> Sequential {
+    let (sides, widths) = (c.sides(), c.encoder_widths());
+    let top = *widths.last().expect("at least one stage");
+    let side = c.last_side();
+    let mut main = Sequential::default();
+    main.push(Linear::new(gpu, rng, c.nz, top * side * side, false));
+    main.push(BatchNorm::new(gpu, top * side * side));
+    main.push(Activation::Relu);
+    main.push(Flatten::to(&[top, side, side]));
+    // Stage k (from the top) maps sides[k + 1] back to sides[k]: a transposed 5x5
+    // stride-2 convolution with padding 2 gives 2 s - 1, plus 1 where the side was even.
+    let last_width = (c.nf / 2).max(1);
+    for k in (0..widths.len()).rev() {
+        let cout = if k == 0 { last_width } else { widths[k - 1] };
+        let output_padding = sides[k] - (2 * sides[k + 1] - 1);
+        main.push(ConvTranspose2d::new(
+            gpu,
+            rng,
+            widths[k],
+            cout,
+            KERNEL,
+            HALVE,
+            output_padding,
+            false,
         ));
-        main.push(Activation::Tanh);
-        Decoder { main }
+        main.push(BatchNorm::new(gpu, cout));
+        main.push(Activation::Relu);
     }
+    main.push(Conv2d::new(
+        gpu, rng, last_width, c.channels, KERNEL, SAME, true,
+    ));
+    main.push(Activation::Tanh);
+    main
 }
 
 pub struct Discriminator {
@@ -340,7 +336,7 @@ pub struct Objectives {
 pub struct VaeGan {
     pub config: VaeGanConfig,
     pub encoder: Encoder,
-    pub decoder: Decoder,
+    pub decoder: Sequential,
     pub discriminator: Discriminator,
     pub opt_encoder: Adam,
     pub opt_decoder: Adam,
@@ -359,7 +355,7 @@ impl VaeGan {
         gpu.check_binding(config.largest_activation_bytes(config.batch))?;
         let mut init = Rng::new(config.seed);
         let encoder = Encoder::new(gpu, &mut init, &config);
-        let decoder = Decoder::new(gpu, &mut init, &config);
+        let decoder = decoder(gpu, &mut init, &config);
         let discriminator = Discriminator::new(gpu, &mut init, &config);
         let adam = |params| Adam::single(params, config.lr, 0.5, 0.999);
         Ok(VaeGan {
@@ -407,8 +403,8 @@ impl VaeGan {
     /// checks; training takes their gradients through [`VaeGan::gradients`]).
     pub fn objectives(&self, x: &Tensor, eps: &Tensor, z_prior: &Tensor) -> Objectives {
         let (mu, logvar, z) = self.posterior(x, eps);
-        let recon = self.decoder.main.forward(&z);
-        let prior = self.decoder.main.forward(z_prior);
+        let recon = self.decoder.forward(&z);
+        let prior = self.decoder.forward(z_prior);
         let (features, logits) = self.discriminator.judge(&[x, &recon, &prior], true);
         let llike = loss::mse(&features[1], &features[0]);
         let kl = loss::kl_divergence(&mu, &logvar, 1.0);
@@ -430,16 +426,16 @@ impl VaeGan {
         // The encoder: KL + L_llike through x~ = Dec(z); the prior samples only share the
         // discriminator's batch.
         let (mu, logvar, z) = self.posterior(x, eps);
-        let prior = crate::autograd::no_grad(|| self.decoder.main.forward(z_prior));
-        let recon = self.decoder.main.forward(&z);
+        let prior = crate::autograd::no_grad(|| self.decoder.forward(z_prior));
+        let recon = self.decoder.forward(&z);
         let (features, _) = self.discriminator.judge(&[x, &recon, &prior], false);
         let llike = loss::mse(&features[1], &features[0]);
         let kl = loss::kl_divergence(&mu, &logvar, 1.0);
         let encoder = kl.scale(self.kl_weight()).add(&llike).backward();
 
         // The decoder: gamma L_llike + the GAN term, from z held fixed.
-        let recon = self.decoder.main.forward(&z.detach());
-        let prior = self.decoder.main.forward(z_prior);
+        let recon = self.decoder.forward(&z.detach());
+        let prior = self.decoder.forward(z_prior);
         let (features, logits) = self.discriminator.judge(&[x, &recon, &prior], true);
         let g_loss = bce_all(&logits[1], true).add(&bce_all(&logits[2], true));
         let decoder = loss::mse(&features[1], &features[0])
@@ -474,12 +470,9 @@ impl VaeGan {
         }
     }
 
-    /// Which of (decoder, discriminator) update, by Larsen's balance rule.
+    /// Which of (decoder, discriminator) update, by Larsen's balance rule (with a margin).
     fn balance(&self, real_cost: f32, fake_cost: f32) -> (bool, bool) {
         let (eq, margin) = (self.config.equilibrium, self.config.margin);
-        if margin <= 0.0 {
-            return (true, true);
-        }
         let discriminator = real_cost >= eq - margin && fake_cost >= eq - margin;
         let decoder = real_cost <= eq + margin && fake_cost <= eq + margin;
         if decoder || discriminator {
@@ -499,7 +492,7 @@ impl VaeGan {
         self.step += 1;
         if self.config.plain_vae {
             let (mu, logvar, z) = self.posterior(&x, &eps);
-            let mse = loss::mse(&self.decoder.main.forward(&z), &x);
+            let mse = loss::mse(&self.decoder.forward(&z), &x);
             let kl = loss::kl_divergence(&mu, &logvar, 1.0);
             let grads = kl.scale(self.kl_weight()).add(&mse).backward();
             self.opt_encoder.step(&grads);
@@ -571,7 +564,7 @@ impl Autoencoder for VaeGan {
 
     fn set_training(&self, training: bool) {
         self.encoder.main.set_training(training);
-        self.decoder.main.set_training(training);
+        self.decoder.set_training(training);
         self.discriminator.main.set_training(training);
     }
 
@@ -580,7 +573,7 @@ impl Autoencoder for VaeGan {
     }
 
     fn decode_batch(&self, z: &Tensor) -> Tensor {
-        self.decoder.main.forward(z)
+        self.decoder.forward(z)
     }
 }
 
@@ -594,24 +587,6 @@ impl Module for Encoder {
         all.extend(prefixed("fc_mu", self.fc_mu.parameters()));
         all.extend(prefixed("fc_logvar", self.fc_logvar.parameters()));
         all
-    }
-
-    fn buffers(&self) -> Vec<(String, Tensor)> {
-        prefixed("main", self.main.buffers())
-    }
-
-    fn set_training(&self, training: bool) {
-        self.main.set_training(training);
-    }
-}
-
-impl Module for Decoder {
-    fn forward(&self, z: &Tensor) -> Tensor {
-        self.main.forward(z)
-    }
-
-    fn parameters(&self) -> Vec<(String, Tensor)> {
-        prefixed("main", self.main.parameters())
     }
 
     fn buffers(&self) -> Vec<(String, Tensor)> {
