@@ -649,3 +649,268 @@ fn vaegan_trains_resumes_all_three_optimisers_exactly_and_is_explored() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A tiny CPPN on the same 1s and 7s.
+const CPPN_MODEL: &[&str] = &[
+    "train",
+    "cppn",
+    "--classes",
+    "1,7",
+    "--limit",
+    "1400",
+    "--nz",
+    "4",
+    "--width",
+    "4",
+    "--depth",
+    "2",
+    "--q-width",
+    "8",
+    "--df",
+    "2",
+    "--batch",
+    "8",
+    "--vae-steps",
+    "1",
+    "--g-steps",
+    "1",
+];
+
+/// Frames of a GIF, counted by walking its blocks; every frame's data must end where the
+/// format says.
+fn gif_frames(path: &Path) -> (usize, usize, usize) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..6], b"GIF89a", "{} is not a GIF", path.display());
+    let le = |at: usize| usize::from(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
+    let skip_blocks = |mut at: usize| {
+        while bytes[at] != 0 {
+            at += 1 + usize::from(bytes[at]);
+        }
+        at + 1
+    };
+    let mut at = 13 + 3 * (2 << (bytes[10] & 7));
+    let mut frames = 0;
+    loop {
+        match bytes[at] {
+            0x3b => return (le(6), le(8), frames),
+            0x21 => at = skip_blocks(at + 2),
+            0x2c => {
+                frames += 1;
+                at = skip_blocks(at + 11);
+            }
+            other => panic!("{}: block {other:#x} at {at}", path.display()),
+        }
+    }
+}
+
+/// The largest buffer a kernel can bind on the adapter pegasus uses, as `pegasus devices`
+/// reports it.
+fn largest_binding(dir: &Path) -> u64 {
+    let listing = succeeds(dir, &["devices"]);
+    let lines: Vec<&str> = listing.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.starts_with("* ") && l[2..].starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("no adapter marked * in:\n{listing}"));
+    let chosen = lines[first..first + 3].join("\n");
+    let mib = |what: &str| -> u64 {
+        let after = chosen
+            .split(what)
+            .nth(1)
+            .unwrap_or_else(|| panic!("no `{what}` in:\n{chosen}"));
+        after.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    mib("max storage binding ").min(mib("max buffer ")) << 20
+}
+
+#[test]
+fn cppn_trains_resumes_renders_in_tiles_encodes_and_morphs() {
+    let dir = scratch("cppn");
+    let said = succeeds(
+        &dir,
+        &[
+            CPPN_MODEL,
+            VAE_SCHEDULE,
+            &["--steps", "6", "--run", "straight"],
+        ]
+        .concat(),
+    );
+    for says in ["held-out reconstruction", "the discriminator updated on"] {
+        assert!(said.contains(says), "`{says}` missing from:\n{said}");
+    }
+    let straight = dir.join("runs/straight");
+    let rows = metrics_without_timing(&straight);
+    assert_eq!(
+        rows[0],
+        "step,vae_loss,g_loss,d_loss,d_real,d_fake,psnr_db,heldout_psnr_db"
+    );
+    succeeds(
+        &dir,
+        &[
+            CPPN_MODEL,
+            VAE_SCHEDULE,
+            &["--steps", "4", "--run", "split"],
+        ]
+        .concat(),
+    );
+    succeeds(
+        &dir,
+        &[
+            "train", "cppn", "--run", "split", "--resume", "--steps", "6",
+        ],
+    );
+    let split = dir.join("runs/split");
+    assert_eq!(
+        metrics_without_timing(&split),
+        rows,
+        "metrics after a resume"
+    );
+    let (a, b) = (checkpoint_tensors(&straight), checkpoint_tensors(&split));
+    assert_eq!(a.tensors, b.tensors, "weights and the three optimisers");
+    assert_eq!(a.metadata, b.metadata, "steps, updates and noise offset");
+
+    // A render whose packed pixels pass the largest binding: drawn in tiles, streamed out.
+    let side = ((largest_binding(&dir) / 4) as f64).sqrt() as usize + 1;
+    let side_arg = side.to_string();
+    let said = succeeds(
+        &dir,
+        &[
+            "render",
+            "--run",
+            "runs/straight",
+            "--width",
+            &side_arg,
+            "--height",
+            &side_arg,
+            "--out",
+            "big.png",
+        ],
+    );
+    assert!(said.contains("Mpx/s"), "{said}");
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(dir.join("big.png")).unwrap(),
+    ));
+    let mut reader = decoder.read_info().unwrap();
+    let mut rows_read = 0;
+    while let Some(row) = reader.next_row().unwrap() {
+        assert_eq!(row.data().len(), side, "a grey row of {side}");
+        rows_read += 1;
+    }
+    assert_eq!(rows_read, side, "every row of the {side} x {side} render");
+
+    // encode, arithmetic, morph.
+    succeeds(
+        &dir,
+        &[
+            "render",
+            "--run",
+            "runs/straight",
+            "--width",
+            "28",
+            "--height",
+            "28",
+            "--out",
+            "digit.png",
+        ],
+    );
+    let said = succeeds(&dir, &["encode", "--run", "runs/straight", "digit.png"]);
+    let values = said
+        .lines()
+        .find(|l| l.starts_with("digit.png: "))
+        .unwrap_or_else(|| panic!("no latent in:\n{said}"))
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse::<f32>().unwrap())
+        .collect::<Vec<f32>>()
+        .len();
+    assert_eq!(values, 4, "a latent of --nz values");
+    succeeds(
+        &dir,
+        &[
+            "render",
+            "--run",
+            "runs/straight",
+            "--z",
+            "enc(digit.png) - 0.5*train(3) + seed(2)",
+            "--width",
+            "40",
+            "--height",
+            "30",
+            "--out",
+            "sum.png",
+        ],
+    );
+    assert_eq!(png_size(&dir.join("sum.png")), (40, 30));
+    succeeds(
+        &dir,
+        &[
+            "morph",
+            "--run",
+            "runs/straight",
+            "0",
+            "1200",
+            "seed(3)",
+            "--frames",
+            "4",
+            "--width",
+            "24",
+            "--height",
+            "16",
+            "--gif",
+            "m.gif",
+        ],
+    );
+    assert_eq!(
+        gif_frames(&dir.join("m.gif")),
+        (24, 16, 12),
+        "3 keys x 4 frames"
+    );
+
+    for (args, says) in [
+        (
+            vec!["render", "--run", "runs/straight", "--width", "0"],
+            "--width",
+        ),
+        (
+            vec!["render", "--run", "runs/straight", "--z", "enc(a.png) +"],
+            "operator",
+        ),
+        (
+            vec!["render", "--run", "runs/straight", "--z", "train(99999)"],
+            "does not exist",
+        ),
+        (
+            vec!["train", "cppn", "--curriculum", "2,40"],
+            "--curriculum",
+        ),
+        (vec!["train", "cppn", "--width", "300"], "--width 300"),
+        (
+            vec!["morph", "--run", "runs/straight", "0", "1", "--frames", "0"],
+            "--frames",
+        ),
+    ] {
+        let error = refused(&dir, &args);
+        assert!(error.contains(says), "pegasus {args:?} said `{error}`");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn render_refuses_runs_that_are_not_cppn_runs() {
+    let dir = scratch("render-kind");
+    succeeds(
+        &dir,
+        &[VAE_MODEL, VAE_SCHEDULE, &["--steps", "2", "--run", "vae"]].concat(),
+    );
+    let error = refused(&dir, &["render", "--run", "runs/vae"]);
+    assert!(error.contains("not a CPPN run"), "{error}");
+    // morph draws a VAE at its own size.
+    succeeds(
+        &dir,
+        &[
+            "morph", "--run", "runs/vae", "0", "5", "--frames", "3", "--gif", "v.gif",
+        ],
+    );
+    assert_eq!(gif_frames(&dir.join("v.gif")), (28, 28, 6));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,8 +7,9 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 
 use crate::gpu::{Gpu, Grid, Kernel};
-use crate::ops::Rng;
+use crate::ops::cppn::{DenseLayer, PackedCppn};
 use crate::ops::shaders::BENCH;
+use crate::ops::{HostRng, Rng};
 use crate::tensor::Tensor;
 
 #[derive(Args)]
@@ -62,6 +63,25 @@ enum BenchCommand {
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
         steps: u32,
     },
+    /// The fused CPPN renderer (`pegasus render`): one image of random weights, tile by tile.
+    #[command(
+        after_help = "Counts 2 FLOPs per multiply-add of the generator's layers (x, y, r in; every hidden\nlayer; out), none for the activations.\n\nExamples:\n  pegasus bench render --width 7680 --height 4320\n  pegasus bench render --width 1920 --height 1080 --units 32 --depth 3"
+    )]
+    Render {
+        #[arg(long, default_value_t = 7680, value_parser = clap::value_parser!(u32).range(1..=65535))]
+        width: u32,
+        #[arg(long, default_value_t = 4320, value_parser = clap::value_parser!(u32).range(1..=65535))]
+        height: u32,
+        /// Units per generator layer (the reference's 128).
+        #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=256))]
+        units: u32,
+        /// Generator layers (the first from x, y, r; the rest units x units).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+        depth: u32,
+        /// 1 (grey) to 4.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4))]
+        channels: u32,
+    },
 }
 
 fn parse_size(s: &str) -> Result<[usize; 3], String> {
@@ -97,6 +117,19 @@ pub fn run(gpu: &Arc<Gpu>, args: &BenchArgs) -> anyhow::Result<()> {
                 *steps as usize,
             )?;
         }
+        BenchCommand::Render {
+            width,
+            height,
+            units,
+            depth,
+            channels,
+        } => bench_render(
+            gpu,
+            (*width as usize, *height as usize),
+            *units as usize,
+            *depth as usize,
+            *channels as usize,
+        ),
         BenchCommand::Matmul { size } => {
             let sizes = if size.is_empty() {
                 vec![[256; 3], [512; 3], [1024; 3], [2048; 3]]
@@ -288,4 +321,56 @@ fn bench_losses(gpu: &Arc<Gpu>, size: usize, batch: usize) -> anyhow::Result<()>
         100.0 * slowest / step
     );
     Ok(())
+}
+
+/// Times drawing one `width` x `height` image with a random generator of `units` x `depth`.
+fn bench_render(
+    gpu: &Arc<Gpu>,
+    (width, height): (usize, usize),
+    units: usize,
+    depth: usize,
+    channels: usize,
+) {
+    let mut rng = HostRng::new(7, 0);
+    let mut random = |n: usize, fan_in: usize| -> Vec<f32> {
+        let bound = 1.0 / (fan_in as f64).sqrt();
+        (0..n)
+            .map(|_| ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * bound)
+            .map(|v| v as f32)
+            .collect()
+    };
+    let from_z = random(units, 1);
+    let coord = random(3 * units, 3);
+    let hidden: Vec<DenseLayer> = (1..depth)
+        .map(|_| DenseLayer {
+            weight: random(units * units, units),
+            bias: random(units, units),
+        })
+        .collect();
+    let out_layer = DenseLayer {
+        weight: random(channels * units, units),
+        bias: random(channels, units),
+    };
+    let net = PackedCppn::new(gpu, 8.0, &from_z, &coord, &hidden, &out_layer);
+    let rows = PackedCppn::rows_per_tile(gpu, width, height);
+    let tile = Tensor::uninit(gpu, &[rows * width]);
+    let step = PackedCppn::step_for(width, height, 8.0);
+    let seconds = median_seconds(gpu, || {
+        for row0 in (0..height).step_by(rows) {
+            net.render_into(&tile, (width, height), step, row0, rows.min(height - row0));
+        }
+    });
+    let pixels = (width * height) as f64;
+    let flops = net.flops_per_pixel() as f64 * pixels;
+    let peak = fma_peak(gpu);
+    println!(
+        "fused CPPN render {width} x {height} ({:.1} Mpx), {units} units x {depth} layers, {channels} channel(s), {} tile(s): {:.1} ms, {:.1} Mpx/s, {:.1} GFLOP/s, {:.1}% of this adapter's {:.1} GFLOP/s FMA peak",
+        pixels / 1e6,
+        height.div_ceil(rows),
+        seconds * 1e3,
+        pixels / seconds / 1e6,
+        flops / seconds / 1e9,
+        100.0 * flops / seconds / peak,
+        peak / 1e9
+    );
 }

@@ -10,8 +10,10 @@ use clap::{Args, ValueEnum};
 use crate::data::{Dataset, Split};
 use crate::gpu::Gpu;
 use crate::io::image::Grid;
+use crate::latent::expr::{self, Atom, Term};
 use crate::latent::{Path as LatentPath, cosine, interpolate, on_sphere, swap_blocks};
 use crate::models::LatentModel;
+use crate::models::cppn::Cppn;
 use crate::models::glo::Glo;
 use crate::models::vae::Vae;
 use crate::models::vaegan::VaeGan;
@@ -20,10 +22,10 @@ use crate::tensor::Tensor;
 use crate::train::{Kind, RunConfig, load_checkpoint};
 
 /// A trained run opened for exploring: its folder, settings and model.
-struct Opened {
-    dir: PathBuf,
+pub(crate) struct Opened {
+    pub(crate) dir: PathBuf,
     config: RunConfig,
-    model: Box<dyn LatentModel>,
+    pub(crate) model: Box<dyn LatentModel>,
 }
 
 impl Opened {
@@ -33,7 +35,7 @@ impl Opened {
     }
 
     /// Back onto the unit sphere for models whose latents live there.
-    fn placed(&self, z: Vec<f32>) -> Vec<f32> {
+    pub(crate) fn placed(&self, z: Vec<f32>) -> Vec<f32> {
         if self.model.on_sphere() {
             on_sphere(&z)
         } else {
@@ -57,7 +59,7 @@ fn restored<K: Kind + LatentModel + 'static>(
 }
 
 /// Opens the run in `dir` for `pegasus COMMAND`, refusing kinds it cannot explore.
-fn open_run(gpu: &Arc<Gpu>, dir: &Path, command: &str) -> anyhow::Result<Opened> {
+pub(crate) fn open_run(gpu: &Arc<Gpu>, dir: &Path, command: &str) -> anyhow::Result<Opened> {
     let config = RunConfig::read(dir)?;
     let checkpoint = dir.join("checkpoint.safetensors");
     anyhow::ensure!(
@@ -69,8 +71,9 @@ fn open_run(gpu: &Arc<Gpu>, dir: &Path, command: &str) -> anyhow::Result<Opened>
         Glo::KIND => restored::<Glo>(gpu, &config, dir, &checkpoint)?,
         Vae::KIND => restored::<Vae>(gpu, &config, dir, &checkpoint)?,
         VaeGan::KIND => restored::<VaeGan>(gpu, &config, dir, &checkpoint)?,
+        Cppn::KIND => restored::<Cppn>(gpu, &config, dir, &checkpoint)?,
         other => anyhow::bail!(
-            "{} holds a `{other}` run; `pegasus {command}` explores glo, vae and vaegan runs",
+            "{} holds a `{other}` run; `pegasus {command}` explores glo, vae, vaegan and cppn runs",
             dir.display()
         ),
     };
@@ -151,8 +154,10 @@ enum Mode {
 
 #[derive(Args)]
 #[command(
-    after_help = "A and B are training-image indices (as in the run's data selection) or image files;
-a file is encoded by optimising a latent with the generator frozen.
+    after_help = "A and B are latent expressions: a training-image index (as in the run's data
+selection), an image file (encoded by the encoder, or for GLO by optimising a latent with the
+generator frozen), seed(S) for a prior draw, or weighted sums such as
+\"enc(a.png) - enc(b.png) + enc(c.png)\" (operators between spaces).
 
 Examples:
   pegasus interpolate --run runs/glo --from 3 --to 4010 --steps 10
@@ -164,10 +169,10 @@ pub struct InterpolateArgs {
     /// Run folder (runs/NAME).
     #[arg(long)]
     run: PathBuf,
-    /// A: a training-image index or an image file.
+    /// A: a latent expression (a training-image index, an image file, seed(S), sums).
     #[arg(long)]
     from: String,
-    /// B: a training-image index or an image file.
+    /// B: as A.
     #[arg(long)]
     to: String,
     /// Frames from A to B, both included.
@@ -190,27 +195,62 @@ pub struct InterpolateArgs {
     out: Option<PathBuf>,
 }
 
-/// The latent for `spec`: a training-image index, or an image file encoded by the model.
-fn latent_for(
+/// The latent of a latent expression (src/latent/expr.rs): a training-image index, an image
+/// file encoded by the model, a prior draw, or a weighted sum of those, e.g.
+/// `enc(a.png) - enc(b.png) + enc(c.png)`. A sum is placed back onto the sphere for GLO.
+pub(crate) fn latent_for(
     gpu: &Arc<Gpu>,
     run: &Opened,
     data: &mut Option<Split>,
     spec: &str,
     encode_steps: usize,
 ) -> anyhow::Result<Vec<f32>> {
-    if let Ok(i) = spec.parse::<usize>() {
-        if data.is_none() {
-            *data = Some(run.data()?);
-        }
-        let train = &data.as_ref().expect("loaded above").train;
-        anyhow::ensure!(
-            i < train.len(),
-            "training image {i} does not exist: the run has images 0..{}",
-            train.len() - 1
-        );
-        return Ok(run.model.latents_of(train, &[i]).to_vec());
+    let terms = expr::parse(spec).map_err(anyhow::Error::msg)?;
+    if let [Term { weight, atom }] = terms.as_slice()
+        && *weight == 1.0
+    {
+        return atom_latent(gpu, run, data, atom, encode_steps);
     }
-    let path = Path::new(spec);
+    let mut sum = vec![0.0f32; run.model.nz()];
+    for term in &terms {
+        let z = atom_latent(gpu, run, data, &term.atom, encode_steps)?;
+        for (s, v) in sum.iter_mut().zip(&z) {
+            *s += term.weight * v;
+        }
+    }
+    Ok(run.placed(sum))
+}
+
+/// The latent of one term of an expression.
+fn atom_latent(
+    gpu: &Arc<Gpu>,
+    run: &Opened,
+    data: &mut Option<Split>,
+    atom: &Atom,
+    encode_steps: usize,
+) -> anyhow::Result<Vec<f32>> {
+    let path = match atom {
+        Atom::Train(i) => {
+            if data.is_none() {
+                *data = Some(run.data()?);
+            }
+            let train = &data.as_ref().expect("loaded above").train;
+            anyhow::ensure!(
+                *i < train.len(),
+                "training image {i} does not exist: the run has images 0..{}",
+                train.len() - 1
+            );
+            return Ok(run.model.latents_of(train, &[*i]).to_vec());
+        }
+        Atom::Seed(seed) => {
+            return Ok(run
+                .model
+                .sample_prior(1, 1.0, &mut Rng::new(*seed))
+                .to_vec());
+        }
+        Atom::File(path) => path,
+    };
+    let spec = path.display();
     anyhow::ensure!(
         path.is_file(),
         "`{spec}` is neither a training-image index nor an image file"

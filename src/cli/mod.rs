@@ -4,6 +4,7 @@ mod bench;
 pub mod data;
 mod devices;
 mod explore;
+mod render;
 pub mod train;
 
 use std::process::ExitCode;
@@ -42,14 +43,20 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Fetch, describe and cluster image datasets.
     Data(data::DataArgs),
-    /// Train a model on images (GLO, VAE, VAE-GAN).
-    Train(train::TrainArgs),
+    /// Train a model on images (GLO, VAE, VAE-GAN, CPPN).
+    Train(Box<train::TrainArgs>),
     /// Generate new images from a trained run.
     Sample(explore::SampleArgs),
     /// Frames between two images in a run's latent space, weighted mixes, or swapped blocks.
     Interpolate(explore::InterpolateArgs),
     /// Search mixes of two classes for the best hybrids (the Pegasus finder).
     Hybrid(explore::HybridArgs),
+    /// Draw a CPPN run's latent at any size (7680 x 4320 and beyond), streamed to a PNG.
+    Render(render::RenderArgs),
+    /// An animated GIF through a run's latents (CPPN runs at any size).
+    Morph(render::MorphArgs),
+    /// Print or save the latents of image files.
+    Encode(render::EncodeArgs),
 }
 
 pub fn run() -> ExitCode {
@@ -83,6 +90,9 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             open(&choice).and_then(|gpu| explore::interpolate_cmd(&gpu, &args))
         }
         Command::Hybrid(args) => open(&choice).and_then(|gpu| explore::hybrid(&gpu, &args)),
+        Command::Render(args) => open(&choice).and_then(|gpu| render::render(&gpu, &args)),
+        Command::Morph(args) => open(&choice).and_then(|gpu| render::morph(&gpu, &args)),
+        Command::Encode(args) => open(&choice).and_then(|gpu| render::encode(&gpu, &args)),
     }
 }
 

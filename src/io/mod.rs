@@ -1,6 +1,7 @@
 //! Files: checkpoints (safetensors) and PNG grids, written atomically.
 
 pub mod checkpoint;
+pub mod gif;
 pub mod image;
 pub mod plot;
 

@@ -2,6 +2,8 @@
 //! blocks of dimensions, a full-covariance Gaussian fitted to learned latents, and finding the
 //! latent of a new image by optimisation with the generator frozen.
 
+pub mod expr;
+
 use std::sync::Arc;
 
 use crate::gpu::Gpu;

@@ -12,9 +12,48 @@ use crate::gpu::Gpu;
 use crate::io::image::Grid;
 use crate::latent::{Path as LatentPath, interpolate};
 use crate::models::{LatentModel, in_batches, interpolation_ends, psnr_db, spread};
-use crate::nn::loss;
+use crate::nn::{Linear, Module, Sequential, loss, prefixed};
 use crate::ops::Rng;
+use crate::ops::cppn::PackedCppn;
 use crate::tensor::Tensor;
+
+/// An encoder to a diagonal Gaussian posterior: `main` (whatever layers the model uses),
+/// flattened, then one linear map to mu and one to log sigma^2.
+pub struct GaussianEncoder {
+    pub main: Sequential,
+    pub fc_mu: Linear,
+    pub fc_logvar: Linear,
+}
+
+impl GaussianEncoder {
+    /// (mu, logvar), each [B, nz].
+    pub fn forward(&self, x: &Tensor) -> (Tensor, Tensor) {
+        let h = self.main.forward(x);
+        let h = h.reshape(&[h.dims()[0], h.numel() / h.dims()[0]]);
+        (self.fc_mu.forward(&h), self.fc_logvar.forward(&h))
+    }
+}
+
+impl Module for GaussianEncoder {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        GaussianEncoder::forward(self, x).0
+    }
+
+    fn parameters(&self) -> Vec<(String, Tensor)> {
+        let mut all = prefixed("main", self.main.parameters());
+        all.extend(prefixed("fc_mu", self.fc_mu.parameters()));
+        all.extend(prefixed("fc_logvar", self.fc_logvar.parameters()));
+        all
+    }
+
+    fn buffers(&self) -> Vec<(String, Tensor)> {
+        prefixed("main", self.main.buffers())
+    }
+
+    fn set_training(&self, training: bool) {
+        self.main.set_training(training);
+    }
+}
 
 /// A model with an encoder to mu (and log sigma^2) and a decoder from z.
 pub trait Autoencoder {
@@ -31,6 +70,10 @@ pub trait Autoencoder {
     fn posterior_mean(&self, x: &Tensor) -> Tensor;
     /// The decoder's images for a batch of latents.
     fn decode_batch(&self, z: &Tensor) -> Tensor;
+    /// The fused renderer for latent z, for decoders that draw at any resolution.
+    fn renderer(&self, _z: &[f32]) -> Option<PackedCppn> {
+        None
+    }
 }
 
 /// `f` in evaluation mode, without recording, over `x` in batches.
@@ -212,5 +255,9 @@ impl<M: Autoencoder> LatentModel for M {
 
     fn prior_description(&self) -> &'static str {
         "the prior N(0, I) (times --temperature)"
+    }
+
+    fn renderer(&self, z: &[f32]) -> Option<PackedCppn> {
+        Autoencoder::renderer(self, z)
     }
 }

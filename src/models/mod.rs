@@ -2,6 +2,7 @@
 //! of any of them: [`LatentModel`].
 
 pub mod autoencoder;
+pub mod cppn;
 pub mod generator;
 pub mod glo;
 pub mod vae;
@@ -11,6 +12,7 @@ use crate::autograd::no_grad;
 use crate::data::Dataset;
 use crate::nn::loss;
 use crate::ops::Rng;
+use crate::ops::cppn::PackedCppn;
 use crate::tensor::Tensor;
 
 /// A trained model with a latent space: decode latents to images, find the latents of
@@ -34,6 +36,10 @@ pub trait LatentModel {
     fn sample_prior(&self, n: usize, temperature: f32, rng: &mut Rng) -> Tensor;
     /// How `sample_prior` draws, in words.
     fn prior_description(&self) -> &'static str;
+    /// For a model that draws at any resolution (a CPPN): its fused renderer for latent z.
+    fn renderer(&self, _z: &[f32]) -> Option<PackedCppn> {
+        None
+    }
 }
 
 /// `f` over `x` in slices of at most `batch` rows, without recording, concatenated.

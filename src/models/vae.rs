@@ -29,7 +29,7 @@ use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::io::Checkpoint;
-use crate::models::autoencoder::{self, Autoencoder};
+use crate::models::autoencoder::{self, Autoencoder, GaussianEncoder};
 use crate::nn::{
     Activation, BatchNorm, Conv2d, ConvTranspose2d, Linear, Module, Sequential, loss, prefixed,
 };
@@ -150,64 +150,30 @@ impl VaeConfig {
 const KERNEL: usize = 4;
 const DOWN: ConvGeometry = ConvGeometry::new(2, 0);
 
-pub struct Encoder {
-    /// Convolution, BatchNorm, LeakyReLU per stage.
-    pub main: Sequential,
-    pub fc_mu: Linear,
-    pub fc_logvar: Linear,
-}
-
-impl Encoder {
-    fn new(gpu: &Arc<Gpu>, rng: &mut Rng, config: &VaeConfig) -> Encoder {
-        let mut main = Sequential::default();
-        let mut cin = config.channels;
-        for w in config.widths() {
-            main.push(Conv2d::new(gpu, rng, cin, w, KERNEL, DOWN, false));
-            main.push(BatchNorm::new(gpu, w));
-            main.push(Activation::LeakyRelu(SLOPE));
-            cin = w;
-        }
-        let flat = config.flat_features();
-        Encoder {
-            main,
-            fc_mu: Linear::new(gpu, rng, flat, config.nz, true),
-            fc_logvar: Linear::new(gpu, rng, flat, config.nz, true),
-        }
+/// The VAE's encoder: convolution, BatchNorm, LeakyReLU per stage, then mu and logvar.
+fn encoder(gpu: &Arc<Gpu>, rng: &mut Rng, config: &VaeConfig) -> GaussianEncoder {
+    let mut main = Sequential::default();
+    let mut cin = config.channels;
+    for w in config.widths() {
+        main.push(Conv2d::new(gpu, rng, cin, w, KERNEL, DOWN, false));
+        main.push(BatchNorm::new(gpu, w));
+        main.push(Activation::LeakyRelu(SLOPE));
+        cin = w;
     }
-
-    /// (mu, logvar), each [B, nz].
-    pub fn forward(&self, x: &Tensor) -> (Tensor, Tensor) {
-        let h = self.main.forward(x);
-        let h = h.reshape(&[h.dims()[0], h.numel() / h.dims()[0]]);
-        (self.fc_mu.forward(&h), self.fc_logvar.forward(&h))
-    }
-
-    /// The activations after each stage, for the feature-consistency term.
-    pub fn features(&self, x: &Tensor) -> Vec<Tensor> {
-        let taps: Vec<usize> = (0..self.main.layers.len() / 3).map(|i| 3 * i + 2).collect();
-        self.main.forward_features(x, &taps)
+    let flat = config.flat_features();
+    GaussianEncoder {
+        main,
+        fc_mu: Linear::new(gpu, rng, flat, config.nz, true),
+        fc_logvar: Linear::new(gpu, rng, flat, config.nz, true),
     }
 }
 
-impl Module for Encoder {
-    fn forward(&self, x: &Tensor) -> Tensor {
-        Encoder::forward(self, x).0
-    }
-
-    fn parameters(&self) -> Vec<(String, Tensor)> {
-        let mut all = prefixed("main", self.main.parameters());
-        all.extend(prefixed("fc_mu", self.fc_mu.parameters()));
-        all.extend(prefixed("fc_logvar", self.fc_logvar.parameters()));
-        all
-    }
-
-    fn buffers(&self) -> Vec<(String, Tensor)> {
-        prefixed("main", self.main.buffers())
-    }
-
-    fn set_training(&self, training: bool) {
-        self.main.set_training(training);
-    }
+/// The encoder's activations after each stage, for the feature-consistency term.
+fn stage_features(encoder: &GaussianEncoder, x: &Tensor) -> Vec<Tensor> {
+    let taps: Vec<usize> = (0..encoder.main.layers.len() / 3)
+        .map(|i| 3 * i + 2)
+        .collect();
+    encoder.main.forward_features(x, &taps)
 }
 
 pub struct Decoder {
@@ -297,7 +263,7 @@ pub struct VaeLoss {
 
 pub struct Vae {
     pub config: VaeConfig,
-    pub encoder: Encoder,
+    pub encoder: GaussianEncoder,
     pub decoder: Decoder,
     pub optimizer: Adam,
     /// Draws the reparameterisation noise; its offset is saved so a resume draws the same.
@@ -310,7 +276,7 @@ impl Vae {
         config.check()?;
         gpu.check_binding(config.largest_activation_bytes(config.batch))?;
         let mut init = Rng::new(config.seed);
-        let encoder = Encoder::new(gpu, &mut init, &config);
+        let encoder = encoder(gpu, &mut init, &config);
         let decoder = Decoder::new(gpu, &mut init, &config);
         let mut params = prefixed("encoder", encoder.parameters());
         params.extend(prefixed("decoder", decoder.parameters()));
@@ -353,8 +319,8 @@ impl Vae {
         // autoencoder"): the encoder's weights move the input's features too.
         let feature = (c.w_feature > 0.0).then(|| {
             loss::feature_distance(
-                &self.encoder.features(&out),
-                &self.encoder.features(x),
+                &stage_features(&self.encoder, &out),
+                &stage_features(&self.encoder, x),
                 true,
             )
         });

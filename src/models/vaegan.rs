@@ -44,7 +44,7 @@ use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::io::Checkpoint;
-use crate::models::autoencoder::{self, Autoencoder};
+use crate::models::autoencoder::{self, Autoencoder, GaussianEncoder};
 use crate::models::spread;
 use crate::nn::{
     Activation, BatchNorm, Conv2d, ConvTranspose2d, Flatten, Linear, Module, Sequential, loss,
@@ -174,37 +174,23 @@ fn conv_block(main: &mut Sequential, gpu: &Arc<Gpu>, rng: &mut Rng, cin: usize, 
     main.push(Activation::Relu);
 }
 
-pub struct Encoder {
-    /// Stages, then flatten, fc, BatchNorm, ReLU.
-    pub main: Sequential,
-    pub fc_mu: Linear,
-    pub fc_logvar: Linear,
-}
-
-impl Encoder {
-    fn new(gpu: &Arc<Gpu>, rng: &mut Rng, c: &VaeGanConfig) -> Encoder {
-        let mut main = Sequential::default();
-        let mut cin = c.channels;
-        for w in c.encoder_widths() {
-            conv_block(&mut main, gpu, rng, cin, w);
-            cin = w;
-        }
-        let side = c.last_side();
-        main.push(Flatten { to: None });
-        main.push(Linear::new(gpu, rng, cin * side * side, 16 * c.nf, false));
-        main.push(BatchNorm::new(gpu, 16 * c.nf));
-        main.push(Activation::Relu);
-        Encoder {
-            main,
-            fc_mu: Linear::new(gpu, rng, 16 * c.nf, c.nz, true),
-            fc_logvar: Linear::new(gpu, rng, 16 * c.nf, c.nz, true),
-        }
+/// The encoder: the stages, then fc, BatchNorm, ReLU; mu and logvar from there.
+fn encoder(gpu: &Arc<Gpu>, rng: &mut Rng, c: &VaeGanConfig) -> GaussianEncoder {
+    let mut main = Sequential::default();
+    let mut cin = c.channels;
+    for w in c.encoder_widths() {
+        conv_block(&mut main, gpu, rng, cin, w);
+        cin = w;
     }
-
-    /// (mu, logvar), each [B, nz].
-    pub fn forward(&self, x: &Tensor) -> (Tensor, Tensor) {
-        let h = self.main.forward(x);
-        (self.fc_mu.forward(&h), self.fc_logvar.forward(&h))
+    let side = c.last_side();
+    main.push(Flatten { to: None });
+    main.push(Linear::new(gpu, rng, cin * side * side, 16 * c.nf, false));
+    main.push(BatchNorm::new(gpu, 16 * c.nf));
+    main.push(Activation::Relu);
+    GaussianEncoder {
+        main,
+        fc_mu: Linear::new(gpu, rng, 16 * c.nf, c.nz, true),
+        fc_logvar: Linear::new(gpu, rng, 16 * c.nf, c.nz, true),
     }
 }
 
@@ -335,7 +321,7 @@ pub struct Objectives {
 
 pub struct VaeGan {
     pub config: VaeGanConfig,
-    pub encoder: Encoder,
+    pub encoder: GaussianEncoder,
     pub decoder: Sequential,
     pub discriminator: Discriminator,
     pub opt_encoder: Adam,
@@ -354,7 +340,7 @@ impl VaeGan {
         config.check()?;
         gpu.check_binding(config.largest_activation_bytes(config.batch))?;
         let mut init = Rng::new(config.seed);
-        let encoder = Encoder::new(gpu, &mut init, &config);
+        let encoder = encoder(gpu, &mut init, &config);
         let decoder = decoder(gpu, &mut init, &config);
         let discriminator = Discriminator::new(gpu, &mut init, &config);
         let adam = |params| Adam::single(params, config.lr, 0.5, 0.999);
@@ -574,27 +560,6 @@ impl Autoencoder for VaeGan {
 
     fn decode_batch(&self, z: &Tensor) -> Tensor {
         self.decoder.forward(z)
-    }
-}
-
-impl Module for Encoder {
-    fn forward(&self, x: &Tensor) -> Tensor {
-        Encoder::forward(self, x).0
-    }
-
-    fn parameters(&self) -> Vec<(String, Tensor)> {
-        let mut all = prefixed("main", self.main.parameters());
-        all.extend(prefixed("fc_mu", self.fc_mu.parameters()));
-        all.extend(prefixed("fc_logvar", self.fc_logvar.parameters()));
-        all
-    }
-
-    fn buffers(&self) -> Vec<(String, Tensor)> {
-        prefixed("main", self.main.buffers())
-    }
-
-    fn set_training(&self, training: bool) {
-        self.main.set_training(training);
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod blur;
 pub mod conv;
+pub mod cppn;
 pub mod elementwise;
 pub mod gemm;
 pub mod latent;
@@ -42,6 +43,7 @@ pub mod shaders {
         BENCH => "bench": ["bench"],
         BLOCK => "block": ["block"],
         BLUR => "blur": ["mirror", "blur"],
+        CPPN_RENDER => "cppn_render": ["cppn_render"],
         ELEMENTWISE => "elementwise": ["elementwise"],
         LAYOUT => "layout": ["layout"],
         GEMM_LANES => "gemm_lanes": ["divide", "gemm_common", "gemm_lanes"],

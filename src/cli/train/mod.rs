@@ -2,6 +2,7 @@
 //! the one path every model trains through: open or resume the run, build the model, hand
 //! it to the harness, report.
 
+mod cppn;
 mod glo;
 mod vae;
 mod vaegan;
@@ -39,6 +40,10 @@ enum TrainModel {
     /// GAN discriminator's features, the three networks trained together.
     #[command(after_help = vaegan::EXAMPLES)]
     Vaegan(vaegan::VaeGanArgs),
+    /// CPPN GAN + VAE (seed 003): a generator from a latent and a pixel's coordinates to
+    /// its intensity, trained as a VAE's decoder and a GAN's generator; renders at any size.
+    #[command(after_help = cppn::EXAMPLES)]
+    Cppn(cppn::CppnArgs),
 }
 
 pub fn run(
@@ -49,6 +54,7 @@ pub fn run(
         TrainModel::Glo(a) => glo::train(a, open_gpu),
         TrainModel::Vae(a) => vae::train(a, open_gpu),
         TrainModel::Vaegan(a) => vaegan::train(a, open_gpu),
+        TrainModel::Cppn(a) => cppn::train(a, open_gpu),
     }
 }
 

@@ -1,0 +1,150 @@
+//! The fused CPPN renderer (shaders/cppn_render.wgsl): a whole inference MLP per pixel in
+//! one kernel, a tile of rows per launch.
+
+use std::sync::Arc;
+
+use crate::gpu::{Gpu, Kernel};
+use crate::ops::shaders::CPPN_RENDER;
+use crate::tensor::Tensor;
+
+/// Pixels rendered per launch at most (16 MiB of packed pixels).
+const TILE_PIXELS: usize = 1 << 22;
+
+/// Widest layer the kernel holds in private memory.
+pub const MAX_UNITS: usize = 256;
+
+/// The network as the kernel reads it, and its sizes.
+pub struct PackedCppn {
+    pub weights: Tensor,
+    pub units: usize,
+    pub hidden: usize,
+    pub channels: usize,
+    /// Coordinates span [-scale, scale] over the shorter side unless a render asks otherwise.
+    pub scale: f32,
+}
+
+/// A layer's weight [outputs, inputs] (row-major) and bias [outputs].
+pub struct DenseLayer {
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl PackedCppn {
+    /// Packs a generator for one latent: `from_z` is z's map already applied (with its bias),
+    /// `coord` the [units, 3] weight of (x, y, r), `hidden` the tanh layers, `out` the
+    /// output layer.
+    pub fn new(
+        gpu: &Arc<Gpu>,
+        scale: f32,
+        from_z: &[f32],
+        coord: &[f32],
+        hidden: &[DenseLayer],
+        out: &DenseLayer,
+    ) -> PackedCppn {
+        let units = from_z.len();
+        assert!(
+            (1..=MAX_UNITS).contains(&units),
+            "the fused renderer holds 1 to {MAX_UNITS} units, not {units}"
+        );
+        assert_eq!(coord.len(), 3 * units, "coordinate weight");
+        let channels = out.bias.len();
+        assert!(
+            (1..=4).contains(&channels),
+            "1 to 4 channels, not {channels}"
+        );
+        assert_eq!(out.weight.len(), channels * units, "output weight");
+        let mut packed = from_z.to_vec();
+        packed.extend_from_slice(coord);
+        for layer in hidden {
+            assert_eq!(layer.weight.len(), units * units, "hidden weight");
+            assert_eq!(layer.bias.len(), units, "hidden bias");
+            packed.extend_from_slice(&layer.weight);
+            packed.extend_from_slice(&layer.bias);
+        }
+        packed.extend_from_slice(&out.weight);
+        packed.extend_from_slice(&out.bias);
+        PackedCppn {
+            weights: Tensor::from_slice(gpu, &packed, &[packed.len()]),
+            units,
+            hidden: hidden.len(),
+            channels,
+            scale,
+        }
+    }
+
+    /// Pixels of rows `row0 .. row0 + rows` of a `width` x `height` image whose neighbouring
+    /// pixels lie `step` apart, centred on 0: one u32 per pixel, bytes R, G, B, A from the
+    /// low one (grey in R, G and B).
+    pub fn render_rows(
+        &self,
+        size: (usize, usize),
+        step: f32,
+        row0: usize,
+        rows: usize,
+    ) -> Vec<u32> {
+        let out = Tensor::uninit(self.weights.gpu(), &[rows * size.0]);
+        self.render_into(&out, size, step, row0, rows);
+        out.to_vec().into_iter().map(f32::to_bits).collect()
+    }
+
+    /// As `render_rows`, into the first rows x width values of `out` (a tensor whose bits
+    /// are the packed pixels), without waiting.
+    pub fn render_into(
+        &self,
+        out: &Tensor,
+        (width, height): (usize, usize),
+        step: f32,
+        row0: usize,
+        rows: usize,
+    ) {
+        let gpu = self.weights.gpu();
+        let pixels = rows * width;
+        assert!(
+            out.numel() >= pixels && row0 + rows <= height,
+            "rows {row0}..{} of {height} into {} values",
+            row0 + rows,
+            out.numel()
+        );
+        let params = [
+            width as u32,
+            height as u32,
+            row0 as u32,
+            rows as u32,
+            step.to_bits(),
+        ];
+        let sizes = [
+            ("UNITS", self.units as f64),
+            ("HIDDEN", self.hidden as f64),
+            ("CHANNELS", self.channels as f64),
+        ];
+        gpu.dispatch(
+            &Kernel::new(&CPPN_RENDER, "cppn_render").with(&sizes),
+            &[self.weights.buffer(), out.buffer()],
+            &params,
+            gpu.linear_grid((pixels as u64).div_ceil(64)),
+        );
+    }
+
+    /// Rows per tile for images `width` wide on this adapter: at most 4 Mpx, and within the
+    /// largest buffer a kernel can bind.
+    pub fn rows_per_tile(gpu: &Gpu, width: usize, height: usize) -> usize {
+        let limits = gpu.limits();
+        let binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size) as usize;
+        let pixels = TILE_PIXELS.min(binding / 4);
+        (pixels / width.max(1)).clamp(1, height.max(1))
+    }
+
+    /// The distance between neighbouring pixels' coordinates when the shorter side of a
+    /// `width` x `height` image spans [-scale, scale].
+    pub fn step_for(width: usize, height: usize, scale: f32) -> f32 {
+        2.0 * scale / (width.min(height).max(2) - 1) as f32
+    }
+
+    /// Useful floating-point operations per pixel (a multiply-add counts two).
+    pub fn flops_per_pixel(&self) -> u64 {
+        let (n, c) = (self.units as u64, self.channels as u64);
+        2 * (3 * n + self.hidden as u64 * n * n + c * n)
+    }
+}
