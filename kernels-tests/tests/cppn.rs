@@ -11,7 +11,7 @@ use pegasus::io::gif::{GifWriter, Palette};
 use pegasus::latent::expr::{Atom, Term, parse};
 use pegasus::models::cppn::{Cppn, CppnConfig, coordinates};
 use pegasus::nn::Module;
-use pegasus::ops::cppn::PackedCppn;
+use pegasus::ops::cppn::{PackedCppn, RenderKernel};
 
 fn config(side: usize, channels: usize, width: usize, depth: usize) -> CppnConfig {
     CppnConfig {
@@ -130,16 +130,20 @@ fn the_fused_render_kernel_matches_an_f64_reference_and_the_layer_forward() {
         let z = inputs.vec(5, -2.0, 2.0);
         let net = model.generator.pack(&z);
         let step = PackedCppn::step_for(width, height, 3.0);
-        // NaN bits in every output: a pixel the kernel skips keeps alpha 0x7f, not 0xff.
-        let out = Tensor::full(&gpu, &[width * height], f32::NAN);
-        net.render_into(&out, (width, height), step, 0, height);
-        let got: Vec<u32> = out.to_vec().into_iter().map(f32::to_bits).collect();
-        let what = format!("{width} x {height}, {units} units, depth {depth}, {channels} ch");
-        assert_pixels_close(
-            &what,
-            &got,
-            &reference_pixels(&model, &z, (width, height), f64::from(step)),
-        );
+        let reference = reference_pixels(&model, &z, (width, height), f64::from(step));
+        let mut renders = Vec::new();
+        for kernel in RenderKernel::available(&gpu) {
+            // NaN bits in every output: a pixel the kernel skips keeps alpha 0x7f, not 0xff.
+            let out = Tensor::full(&gpu, &[width * height], f32::NAN);
+            net.render_into(&out, (width, height), step, 0, height, kernel);
+            let got: Vec<u32> = out.to_vec().into_iter().map(f32::to_bits).collect();
+            let what = format!(
+                "{kernel:?}: {width} x {height}, {units} units, depth {depth}, {channels} ch"
+            );
+            assert_pixels_close(&what, &got, &reference);
+            renders.push((what, got));
+        }
+        let (what, got) = &renders[0];
         // The tape's layer-by-layer forward on the same grid.
         let layered = no_grad(|| {
             let coords = Tensor::from_slice(
@@ -167,7 +171,7 @@ fn the_fused_render_kernel_matches_an_f64_reference_and_the_layer_forward() {
                 }
             })
             .collect();
-        assert_pixels_close(&format!("{what} against the tape"), &got, &from_tape);
+        assert_pixels_close(&format!("{what} against the tape"), got, &from_tape);
         clear();
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 
 use crate::gpu::{Gpu, Grid, Kernel};
-use crate::ops::cppn::{DenseLayer, PackedCppn};
+use crate::ops::cppn::{DenseLayer, PackedCppn, RenderKernel};
 use crate::ops::shaders::BENCH;
 use crate::ops::{HostRng, Rng};
 use crate::tensor::Tensor;
@@ -357,7 +357,14 @@ fn bench_render(
     let step = PackedCppn::step_for(width, height, 8.0);
     let seconds = median_seconds(gpu, || {
         for row0 in (0..height).step_by(rows) {
-            net.render_into(&tile, (width, height), step, row0, rows.min(height - row0));
+            net.render_into(
+                &tile,
+                (width, height),
+                step,
+                row0,
+                rows.min(height - row0),
+                RenderKernel::Auto,
+            );
         }
     });
     let pixels = (width * height) as f64;

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use crate::gpu::{Gpu, Kernel};
-use crate::ops::shaders::CPPN_RENDER;
+use crate::ops::gemm::lanes;
+use crate::ops::shaders::{CPPN_RENDER, CPPN_RENDER_LANES};
 use crate::tensor::Tensor;
 
 /// Pixels rendered per launch at most (16 MiB of packed pixels).
@@ -12,6 +13,35 @@ const TILE_PIXELS: usize = 1 << 22;
 
 /// Widest layer the kernel holds in private memory.
 pub const MAX_UNITS: usize = 256;
+
+/// Which render kernel runs; `Auto` picks per adapter (see shaders/cppn_common.wgsl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenderKernel {
+    Auto,
+    /// Every invocation reads every weight: for GPUs.
+    Plain,
+    /// Weights shared across a subgroup by shuffles: for software rasterisers.
+    Lanes,
+}
+
+impl RenderKernel {
+    /// The kernels this adapter can run (tests run each).
+    pub fn available(gpu: &Gpu) -> Vec<RenderKernel> {
+        let mut kernels = vec![RenderKernel::Plain];
+        if lanes(gpu).is_some() {
+            kernels.push(RenderKernel::Lanes);
+        }
+        kernels
+    }
+
+    fn resolve(self, gpu: &Gpu) -> RenderKernel {
+        match self {
+            RenderKernel::Auto if gpu.is_software() && lanes(gpu).is_some() => RenderKernel::Lanes,
+            RenderKernel::Auto => RenderKernel::Plain,
+            other => other,
+        }
+    }
+}
 
 /// The network as the kernel reads it, and its sizes.
 pub struct PackedCppn {
@@ -83,12 +113,12 @@ impl PackedCppn {
         rows: usize,
     ) -> Vec<u32> {
         let out = Tensor::uninit(self.weights.gpu(), &[rows * size.0]);
-        self.render_into(&out, size, step, row0, rows);
+        self.render_into(&out, size, step, row0, rows, RenderKernel::Auto);
         out.to_vec().into_iter().map(f32::to_bits).collect()
     }
 
     /// As `render_rows`, into the first rows x width values of `out` (a tensor whose bits
-    /// are the packed pixels), without waiting.
+    /// are the packed pixels), with the kernel chosen, without waiting.
     pub fn render_into(
         &self,
         out: &Tensor,
@@ -96,6 +126,7 @@ impl PackedCppn {
         step: f32,
         row0: usize,
         rows: usize,
+        kernel: RenderKernel,
     ) {
         let gpu = self.weights.gpu();
         let pixels = rows * width;
@@ -112,16 +143,32 @@ impl PackedCppn {
             rows as u32,
             step.to_bits(),
         ];
-        let sizes = [
+        let mut sizes = vec![
             ("UNITS", self.units as f64),
             ("HIDDEN", self.hidden as f64),
             ("CHANNELS", self.channels as f64),
         ];
+        let (kernel, group) = match kernel.resolve(gpu) {
+            RenderKernel::Lanes => {
+                let lanes = lanes(gpu).unwrap_or_else(|| {
+                    panic!(
+                        "the lanes renderer needs subgroups of one size on {}",
+                        gpu.info().name
+                    )
+                });
+                sizes.push(("LANES", f64::from(lanes)));
+                (
+                    Kernel::new(&CPPN_RENDER_LANES, "cppn_render_lanes"),
+                    u64::from(lanes),
+                )
+            }
+            _ => (Kernel::new(&CPPN_RENDER, "cppn_render"), 64),
+        };
         gpu.dispatch(
-            &Kernel::new(&CPPN_RENDER, "cppn_render").with(&sizes),
+            &kernel.with(&sizes),
             &[self.weights.buffer(), out.buffer()],
             &params,
-            gpu.linear_grid((pixels as u64).div_ceil(64)),
+            gpu.linear_grid((pixels as u64).div_ceil(group)),
         );
     }
 

@@ -17,7 +17,7 @@ pub enum GemmKernel {
 
 /// Subgroup size the lanes kernel runs with, if this adapter can run it: every subgroup the
 /// same size (the kernel shuffles across exactly one).
-fn lanes(gpu: &Gpu) -> Option<u32> {
+pub(crate) fn lanes(gpu: &Gpu) -> Option<u32> {
     let info = gpu.info();
     let size = info.subgroup_min_size;
     (gpu.has_subgroups() && size == info.subgroup_max_size && [4, 8, 16, 32].contains(&size))
