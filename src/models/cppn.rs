@@ -40,7 +40,7 @@ use crate::ops::cppn::{DenseLayer, MAX_UNITS, PackedCppn};
 use crate::ops::{ConvGeometry, HostRng, Rng};
 use crate::optim::Adam;
 use crate::tensor::Tensor;
-use crate::train::{Kind, Model, batch_indices, batches_per_epoch, counter};
+use crate::train::{Kind, Model, batch_indices, batches_per_epoch, counter, networks_state};
 
 /// Everything a CPPN run needs to be rebuilt exactly (under "cppn" in config.json).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -594,19 +594,19 @@ impl Model for Cppn {
     }
 
     fn state(&mut self) -> Vec<(String, Tensor)> {
-        let mut all = Vec::new();
-        for (name, module) in [
-            ("generator", &self.generator as &dyn Module),
-            ("discriminator", &self.discriminator),
-            ("encoder", &self.encoder),
-        ] {
-            all.extend(prefixed(name, module.parameters()));
-            all.extend(prefixed(name, module.buffers()));
-        }
-        all.extend(prefixed("optim.vae", self.opt_vae.state()));
-        all.extend(prefixed("optim.g", self.opt_g.state()));
-        all.extend(prefixed("optim.d", self.opt_d.state()));
-        all
+        let moments = vec![
+            ("optim.vae", self.opt_vae.state()),
+            ("optim.g", self.opt_g.state()),
+            ("optim.d", self.opt_d.state()),
+        ];
+        networks_state(
+            &[
+                ("generator", &self.generator),
+                ("discriminator", &self.discriminator),
+                ("encoder", &self.encoder),
+            ],
+            moments,
+        )
     }
 
     fn counters(&self) -> Vec<(&'static str, u64)> {

@@ -36,7 +36,7 @@ use crate::nn::{
 use crate::ops::{ConvGeometry, Rng};
 use crate::optim::Adam;
 use crate::tensor::Tensor;
-use crate::train::{Kind, Model, batch_indices, batches_per_epoch, counter};
+use crate::train::{Kind, Model, batch_indices, batches_per_epoch, counter, networks_state};
 
 /// The reconstruction term.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -445,12 +445,11 @@ impl Model for Vae {
     }
 
     fn state(&mut self) -> Vec<(String, Tensor)> {
-        let mut all = prefixed("encoder", self.encoder.parameters());
-        all.extend(prefixed("encoder", self.encoder.buffers()));
-        all.extend(prefixed("decoder", self.decoder.parameters()));
-        all.extend(prefixed("decoder", self.decoder.buffers()));
-        all.extend(prefixed("optim", self.optimizer.state()));
-        all
+        let moments = vec![("optim", self.optimizer.state())];
+        networks_state(
+            &[("encoder", &self.encoder), ("decoder", &self.decoder)],
+            moments,
+        )
     }
 
     fn counters(&self) -> Vec<(&'static str, u64)> {

@@ -53,7 +53,7 @@ use crate::nn::{
 use crate::ops::{ConvGeometry, Rng};
 use crate::optim::Adam;
 use crate::tensor::Tensor;
-use crate::train::{Kind, Model, batch_indices, batches_per_epoch, counter};
+use crate::train::{Kind, Model, batch_indices, batches_per_epoch, counter, networks_state};
 
 /// Everything a VAE-GAN run needs to be rebuilt exactly (under "vaegan" in config.json).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -630,22 +630,19 @@ impl Model for VaeGan {
     }
 
     fn state(&mut self) -> Vec<(String, Tensor)> {
-        let mut all = Vec::new();
-        for (name, module) in [
-            ("encoder", &self.encoder as &dyn Module),
-            ("decoder", &self.decoder),
-            ("discriminator", &self.discriminator),
-        ] {
-            all.extend(prefixed(name, module.parameters()));
-            all.extend(prefixed(name, module.buffers()));
-        }
-        all.extend(prefixed("optim.encoder", self.opt_encoder.state()));
-        all.extend(prefixed("optim.decoder", self.opt_decoder.state()));
-        all.extend(prefixed(
-            "optim.discriminator",
-            self.opt_discriminator.state(),
-        ));
-        all
+        let moments = vec![
+            ("optim.encoder", self.opt_encoder.state()),
+            ("optim.decoder", self.opt_decoder.state()),
+            ("optim.discriminator", self.opt_discriminator.state()),
+        ];
+        networks_state(
+            &[
+                ("encoder", &self.encoder),
+                ("decoder", &self.decoder),
+                ("discriminator", &self.discriminator),
+            ],
+            moments,
+        )
     }
 
     fn counters(&self) -> Vec<(&'static str, u64)> {

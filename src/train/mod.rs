@@ -21,6 +21,7 @@ use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::io::Checkpoint;
+use crate::nn::{Module, prefixed};
 use crate::ops::HostRng;
 use crate::tensor::Tensor;
 
@@ -74,6 +75,23 @@ pub trait Kind: Model + Sized {
     fn build(gpu: &Arc<Gpu>, config: &Self::Config, train: Option<&Dataset>) -> Result<Self>;
     /// Steps in one pass over the training images.
     fn batches_per_epoch(config: &Self::Config) -> usize;
+}
+
+/// Checkpoint tensors of a model's networks and optimisers: each network's parameters and
+/// buffers under its name, then each optimiser's moments under its prefix.
+pub fn networks_state(
+    networks: &[(&str, &dyn Module)],
+    optimisers: Vec<(&str, Vec<(String, Tensor)>)>,
+) -> Vec<(String, Tensor)> {
+    let mut all = Vec::new();
+    for (name, network) in networks {
+        all.extend(prefixed(name, network.parameters()));
+        all.extend(prefixed(name, network.buffers()));
+    }
+    for (prefix, moments) in optimisers {
+        all.extend(prefixed(prefix, moments));
+    }
+    all
 }
 
 /// Whole batches in one pass over `images` (a partial last batch is dropped).
