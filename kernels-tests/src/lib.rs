@@ -278,3 +278,43 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+/// A random direction of unit length in the space of `params`, one vector per parameter:
+/// for checking a gradient against finite differences along it.
+pub fn unit_direction(inputs: &mut Inputs, params: &[(String, Tensor)]) -> Vec<Vec<f32>> {
+    let raw: Vec<Vec<f32>> = params
+        .iter()
+        .map(|(_, p)| inputs.vec(p.numel(), -1.0, 1.0))
+        .collect();
+    let norm = raw
+        .iter()
+        .flatten()
+        .map(|v| f64::from(*v).powi(2))
+        .sum::<f64>()
+        .sqrt() as f32;
+    raw.iter()
+        .map(|d| d.iter().map(|v| v / norm).collect())
+        .collect()
+}
+
+/// The sum over `params` of their gradient in `grads` dotted with `direction`.
+pub fn gradient_along(
+    grads: &pegasus::autograd::Grads,
+    params: &[(String, Tensor)],
+    direction: &[Vec<f32>],
+) -> f64 {
+    params
+        .iter()
+        .zip(direction)
+        .map(|((name, p), d)| {
+            let g = grads
+                .get(p)
+                .unwrap_or_else(|| panic!("no gradient for {name}"))
+                .to_vec();
+            g.iter()
+                .zip(d)
+                .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                .sum::<f64>()
+        })
+        .sum()
+}

@@ -3,9 +3,9 @@
 //! objectives' gradients against finite differences, the discriminator's gate, and the GIF
 //! and latent-expression parsers the exploring commands use.
 
-use kernels_tests::{Inputs, gpu};
+use kernels_tests::{Inputs, gpu, gradient_along, unit_direction};
 use pegasus::Tensor;
-use pegasus::autograd::{Grads, clear, no_grad};
+use pegasus::autograd::{clear, no_grad};
 use pegasus::data::Dataset;
 use pegasus::io::gif::{GifWriter, Palette};
 use pegasus::latent::expr::{Atom, Term, parse};
@@ -201,35 +201,6 @@ fn a_render_in_tiles_equals_the_render_in_one_piece() {
     );
 }
 
-/// sum over the parameters of gradient . direction, and the direction (a random unit
-/// vector) itself.
-fn along(grads: &Grads, params: &[(String, Tensor)], inputs: &mut Inputs) -> (f64, Vec<Vec<f32>>) {
-    let raw: Vec<Vec<f32>> = params
-        .iter()
-        .map(|(_, p)| inputs.vec(p.numel(), -1.0, 1.0))
-        .collect();
-    let norm = raw.iter().flatten().map(|v| v * v).sum::<f32>().sqrt();
-    let direction: Vec<Vec<f32>> = raw
-        .iter()
-        .map(|d| d.iter().map(|v| v / norm).collect())
-        .collect();
-    let dot = params
-        .iter()
-        .zip(&direction)
-        .map(|((name, p), d)| {
-            let g = grads
-                .get(p)
-                .unwrap_or_else(|| panic!("no gradient for {name}"))
-                .to_vec();
-            g.iter()
-                .zip(d)
-                .map(|(a, b)| f64::from(*a) * f64::from(*b))
-                .sum::<f64>()
-        })
-        .sum();
-    (dot, direction)
-}
-
 #[test]
 fn the_training_objectives_gradients_match_finite_differences() {
     let gpu = gpu();
@@ -255,7 +226,8 @@ fn the_training_objectives_gradients_match_finite_differences() {
             _ => [model.generator.parameters(), model.encoder.parameters()].concat(),
         };
         let mut inputs = Inputs::new(objective.len() as u64);
-        let (analytic, direction) = along(&grads, &params, &mut inputs);
+        let direction = unit_direction(&mut inputs, &params);
+        let analytic = gradient_along(&grads, &params, &direction);
         clear();
         let eps = 4e-3f32;
         let originals: Vec<Vec<f32>> = params.iter().map(|(_, p)| p.to_vec()).collect();

@@ -3,7 +3,7 @@
 //! the summed objectives that a single backward pass would give), and a discriminator that
 //! learns to tell digits from noise.
 
-use kernels_tests::{Inputs, gpu};
+use kernels_tests::{Inputs, gpu, gradient_along, unit_direction};
 use pegasus::Tensor;
 use pegasus::autograd::{Grads, clear};
 use pegasus::data::Dataset;
@@ -68,24 +68,6 @@ fn networks_have_larsens_shapes_at_28_32_and_64() {
     }
 }
 
-/// sum over the named parameters of gradient . direction.
-fn along(grads: &Grads, params: &[(String, Tensor)], direction: &[Vec<f32>]) -> f64 {
-    params
-        .iter()
-        .zip(direction)
-        .map(|((name, p), d)| {
-            let g = grads
-                .get(p)
-                .unwrap_or_else(|| panic!("no gradient for {name}"))
-                .to_vec();
-            g.iter()
-                .zip(d)
-                .map(|(a, b)| f64::from(*a) * f64::from(*b))
-                .sum::<f64>()
-        })
-        .sum()
-}
-
 #[test]
 fn each_optimiser_gets_the_gradient_of_its_own_objective_only() {
     let gpu = gpu();
@@ -117,20 +99,7 @@ fn each_optimiser_gets_the_gradient_of_its_own_objective_only() {
     let eps_fd = 2e-4;
     for (name, module, grads, own) in networks {
         let params = module.parameters();
-        let raw: Vec<Vec<f32>> = params
-            .iter()
-            .map(|(_, p)| inputs.vec(p.numel(), -1.0, 1.0))
-            .collect();
-        let norm = raw
-            .iter()
-            .flatten()
-            .map(|v| f64::from(*v).powi(2))
-            .sum::<f64>()
-            .sqrt() as f32;
-        let direction: Vec<Vec<f32>> = raw
-            .iter()
-            .map(|d| d.iter().map(|v| v / norm).collect())
-            .collect();
+        let direction = unit_direction(&mut inputs, &params);
         let originals: Vec<Vec<f32>> = params.iter().map(|(_, p)| p.to_vec()).collect();
         let moved = |sign: f32| {
             for (((_, p), w), d) in params.iter().zip(&originals).zip(&direction) {
@@ -152,7 +121,7 @@ fn each_optimiser_gets_the_gradient_of_its_own_objective_only() {
         let numeric: Vec<f64> = (0..3)
             .map(|k| (plus[k] - minus[k]) / (2.0 * f64::from(eps_fd)))
             .collect();
-        let analytic = along(grads, &params, &direction);
+        let analytic = gradient_along(grads, &params, &direction);
         let tolerance = 3e-4 + 3e-2 * analytic.abs();
         assert!(
             (numeric[own] - analytic).abs() <= tolerance,
