@@ -277,7 +277,7 @@ pub fn morph(gpu: &Arc<Gpu>, args: &MorphArgs) -> anyhow::Result<()> {
             Some(net) => {
                 let step = PackedCppn::step_for(width, height, args.scale.unwrap_or(net.scale));
                 let keep = if channels == 1 { 1 } else { 3 };
-                net.render_rows((width, height), step, 0, height)
+                net.render_image((width, height), step)
                     .iter()
                     .flat_map(|p| p.to_le_bytes().into_iter().take(keep))
                     .collect()

@@ -117,6 +117,16 @@ impl PackedCppn {
         out.to_vec().into_iter().map(f32::to_bits).collect()
     }
 
+    /// The whole `width` x `height` image, a tile of rows per launch.
+    pub fn render_image(&self, (width, height): (usize, usize), step: f32) -> Vec<u32> {
+        let rows = Self::rows_per_tile(self.weights.gpu(), width, height);
+        let mut pixels = Vec::with_capacity(width * height);
+        for row0 in (0..height).step_by(rows) {
+            pixels.extend(self.render_rows((width, height), step, row0, rows.min(height - row0)));
+        }
+        pixels
+    }
+
     /// As `render_rows`, into the first rows x width values of `out` (a tensor whose bits
     /// are the packed pixels), with the kernel chosen, without waiting.
     pub fn render_into(
