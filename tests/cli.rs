@@ -772,6 +772,24 @@ fn cppn_trains_resumes_renders_in_tiles_encodes_and_morphs() {
         ],
     );
     assert_eq!(png_size(&dir.join("sum.png")), (40, 30));
+    // A file name with a space and a minus sign is a file, not arithmetic.
+    std::fs::copy(dir.join("digit.png"), dir.join("my digit - copy.png")).unwrap();
+    succeeds(
+        &dir,
+        &[
+            "render",
+            "--run",
+            "runs/straight",
+            "--z",
+            "my digit - copy.png",
+            "--width",
+            "10",
+            "--height",
+            "10",
+            "--out",
+            "copy.png",
+        ],
+    );
     succeeds(
         &dir,
         &[

@@ -205,6 +205,10 @@ pub(crate) fn latent_for(
     spec: &str,
     encode_steps: usize,
 ) -> anyhow::Result<Vec<f32>> {
+    // A file name as it stands (spaces, plus or minus signs and all) before any arithmetic.
+    if Path::new(spec).is_file() {
+        return atom_latent(gpu, run, data, &Atom::File(spec.into()), encode_steps);
+    }
     let terms = expr::parse(spec).map_err(anyhow::Error::msg)?;
     if let [Term { weight, atom }] = terms.as_slice()
         && *weight == 1.0
