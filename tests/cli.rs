@@ -529,13 +529,13 @@ fn runs_of_another_kind_damaged_or_resized_are_refused_and_left_alone() {
     };
     let other = copy(
         "other",
-        &|c| c.replace("\"model\": \"vae\"", "\"model\": \"cppn\""),
+        &|c| c.replace("\"model\": \"vae\"", "\"model\": \"diffusion\""),
         false,
     );
     let resized = copy("resized", &|c| c.replace("\"nz\": 4", "\"nz\": 5"), false);
     let damaged = copy("damaged", &|c| c.to_string(), true);
     for (run, says) in [
-        (&other, "holds a `cppn` run"),
+        (&other, "holds a `diffusion` run"),
         (&resized, "shape"),
         (&damaged, "checkpoint"),
     ] {
