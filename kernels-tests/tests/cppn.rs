@@ -185,6 +185,11 @@ fn a_render_in_tiles_equals_the_render_in_one_piece() {
     let (width, height) = (41, 29);
     let step = PackedCppn::step_for(width, height, 5.0);
     let whole = net.render_rows((width, height), step, 0, height);
+    assert_eq!(
+        net.render_image((width, height), step),
+        whole,
+        "render_image"
+    );
     for rows in [1, 7, 13] {
         let mut tiled = Vec::new();
         for row0 in (0..height).step_by(rows) {

@@ -89,6 +89,15 @@ fn renderer_of(run: &Opened, z: &[f32], command: &str) -> anyhow::Result<PackedC
     })
 }
 
+/// Packed pixels as a PNG's or GIF's bytes: grey for a one-channel network, RGB otherwise.
+fn pixel_bytes(pixels: &[u32], channels: usize) -> Vec<u8> {
+    let keep = if channels == 1 { 1 } else { 3 };
+    pixels
+        .iter()
+        .flat_map(|p| p.to_le_bytes().into_iter().take(keep))
+        .collect()
+}
+
 /// Streams a `width` x `height` render of `net` into the PNG `out` (written beside it, then
 /// renamed, so a failure leaves no half file). Returns the seconds spent rendering.
 fn render_png(
@@ -105,32 +114,26 @@ fn render_png(
     }
     let file =
         std::fs::File::create(&temp).with_context(|| format!("cannot write {}", temp.display()))?;
-    let channels = if net.channels == 1 { 1 } else { 3 };
     let result = (|| -> anyhow::Result<f64> {
         let mut encoder =
             png::Encoder::new(std::io::BufWriter::new(file), width as u32, height as u32);
-        encoder.set_color(if channels == 1 {
+        encoder.set_color(if net.channels == 1 {
             png::ColorType::Grayscale
         } else {
             png::ColorType::Rgb
         });
         encoder.set_depth(png::BitDepth::Eight);
         let mut stream = encoder.write_header()?.into_stream_writer()?;
-        let rows_per_tile = PackedCppn::rows_per_tile(net.weights.gpu(), width, height);
-        let mut seconds = 0.0;
-        let mut row0 = 0;
-        while row0 < height {
-            let rows = rows_per_tile.min(height - row0);
-            let started = Instant::now();
-            let pixels = net.render_rows((width, height), step, row0, rows);
-            seconds += started.elapsed().as_secs_f64();
-            let bytes: Vec<u8> = pixels
-                .iter()
-                .flat_map(|p| p.to_le_bytes().into_iter().take(channels))
-                .collect();
-            stream.write_all(&bytes)?;
-            row0 += rows;
-        }
+        // The time spent writing the PNG is taken out, so the figure is the renderer's.
+        let started = Instant::now();
+        let mut writing = 0.0;
+        net.render_tiles((width, height), step, |tile| {
+            let written = Instant::now();
+            stream.write_all(&pixel_bytes(tile, net.channels))?;
+            writing += written.elapsed().as_secs_f64();
+            anyhow::Ok(())
+        })?;
+        let seconds = started.elapsed().as_secs_f64() - writing;
         stream.finish()?;
         Ok(seconds)
     })();
@@ -276,11 +279,7 @@ pub fn morph(gpu: &Arc<Gpu>, args: &MorphArgs) -> anyhow::Result<()> {
         let frame: Vec<u8> = match run.model.renderer(z) {
             Some(net) => {
                 let step = PackedCppn::step_for(width, height, args.scale.unwrap_or(net.scale));
-                let keep = if channels == 1 { 1 } else { 3 };
-                net.render_image((width, height), step)
-                    .iter()
-                    .flat_map(|p| p.to_le_bytes().into_iter().take(keep))
-                    .collect()
+                pixel_bytes(&net.render_image((width, height), step), net.channels)
             }
             None => {
                 let image = run.model.decode(&Tensor::from_slice(gpu, z, &[1, z.len()]));

@@ -117,13 +117,29 @@ impl PackedCppn {
         out.to_vec().into_iter().map(f32::to_bits).collect()
     }
 
-    /// The whole `width` x `height` image, a tile of rows per launch.
-    pub fn render_image(&self, (width, height): (usize, usize), step: f32) -> Vec<u32> {
+    /// The whole `width` x `height` image, a tile of rows per launch, each tile's pixels
+    /// handed to `each` in order as soon as they are read back.
+    pub fn render_tiles<E>(
+        &self,
+        (width, height): (usize, usize),
+        step: f32,
+        mut each: impl FnMut(&[u32]) -> Result<(), E>,
+    ) -> Result<(), E> {
         let rows = Self::rows_per_tile(self.weights.gpu(), width, height);
-        let mut pixels = Vec::with_capacity(width * height);
         for row0 in (0..height).step_by(rows) {
-            pixels.extend(self.render_rows((width, height), step, row0, rows.min(height - row0)));
+            each(&self.render_rows((width, height), step, row0, rows.min(height - row0)))?;
         }
+        Ok(())
+    }
+
+    /// The whole `width` x `height` image in memory.
+    pub fn render_image(&self, size: (usize, usize), step: f32) -> Vec<u32> {
+        let mut pixels = Vec::with_capacity(size.0 * size.1);
+        let done: Result<(), std::convert::Infallible> = self.render_tiles(size, step, |tile| {
+            pixels.extend_from_slice(tile);
+            Ok(())
+        });
+        done.unwrap_or_else(|never| match never {});
         pixels
     }
 
