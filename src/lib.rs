@@ -5,6 +5,7 @@ pub mod autograd;
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod gpu;
 pub mod io;
 pub mod latent;

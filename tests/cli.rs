@@ -863,3 +863,209 @@ fn render_refuses_runs_that_are_not_cppn_runs() {
     assert_eq!(gif_frames(&dir.join("v.gif")), (28, 28, 6));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every src= and href= of an HTML page that is not inline data, resolved beside the page.
+fn linked_files(page: &Path) -> Vec<PathBuf> {
+    let html = std::fs::read_to_string(page).unwrap();
+    let mut files = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        for (at, _) in html.match_indices(attribute) {
+            let rest = &html[at + attribute.len()..];
+            let target = &rest[..rest.find('"').unwrap()];
+            if !target.starts_with("data:") && !target.starts_with('#') {
+                files.push(page.parent().unwrap().join(target));
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn features_eval_report_and_compare() {
+    let dir = scratch("eval");
+    let selection = ["--classes", "1,7", "--limit", "2000"];
+    let trained = succeeds(
+        &dir,
+        &[
+            &["train", "features"][..],
+            &selection,
+            &[
+                "--nf",
+                "4",
+                "--feature-size",
+                "16",
+                "--steps",
+                "30",
+                "--log-every",
+                "10",
+            ],
+        ]
+        .concat(),
+    );
+    // Against the majority class of the same images, the trivial classifier's accuracy.
+    let ones = pegasus::data::Dataset::embedded()
+        .unwrap()
+        .filter_classes(&["1".into(), "7".into()])
+        .unwrap()
+        .labels
+        .unwrap()
+        .iter()
+        .take(2000)
+        .filter(|&&l| l == 1)
+        .count() as f64
+        / 2000.0;
+    let majority = ones.max(1.0 - ones);
+    let accuracy: f64 = trained
+        .lines()
+        .find_map(|l| l.strip_prefix("held-out accuracy: "))
+        .and_then(|rest| rest.split('%').next())
+        .unwrap_or_else(|| panic!("no held-out accuracy in:\n{trained}"))
+        .parse()
+        .unwrap();
+    assert!(
+        accuracy / 100.0 > majority + 0.3,
+        "held-out accuracy {accuracy}% against the majority class's {majority}"
+    );
+
+    succeeds(
+        &dir,
+        &[TINY, &["--steps", "8", "--run", "pyramid"]].concat(),
+    );
+    succeeds(
+        &dir,
+        &[TINY, &["--steps", "8", "--loss", "l1", "--run", "plain"]].concat(),
+    );
+    let eval = [
+        "--images",
+        "64",
+        "--recon-images",
+        "16",
+        "--fit-steps",
+        "5",
+        "--pairs",
+        "2",
+        "--frames",
+        "4",
+    ];
+    let table = succeeds(
+        &dir,
+        &[&["eval", "--run", "runs/pyramid"][..], &eval].concat(),
+    );
+    assert!(
+        table.contains("FD") && table.contains("precision / recall"),
+        "{table}"
+    );
+    let run = dir.join("runs/pyramid");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    assert!(
+        report["features"]
+            .as_str()
+            .unwrap()
+            .contains("runs/features"),
+        "the newest features run on the same data: {report}"
+    );
+    let number = |path: &str| -> f64 {
+        path.split('/')
+            .fold(&report, |v, k| &v[k])
+            .as_f64()
+            .unwrap_or_else(|| panic!("{path} in {report}"))
+    };
+    assert!(number("reconstruction/psnr_db") > 0.0);
+    assert!((0.0..=1.0).contains(&number("reconstruction/ssim")));
+    assert!(number("distribution/fd") >= 0.0 && number("distribution/fd_train_vs_heldout") >= 0.0);
+    for unit in ["distribution/precision", "distribution/recall"] {
+        assert!((0.0..=1.0).contains(&number(unit)), "{unit}");
+    }
+    assert!(number("memorisation/median_ratio") > 0.0);
+    assert!(number("interpolation/largest_step") >= number("interpolation/mean_step"));
+    for picture in [
+        "eval_samples.png",
+        "eval_memorisation.png",
+        "eval_interpolations.png",
+    ] {
+        png_size(&run.join(picture));
+    }
+
+    succeeds(&dir, &["report", "--run", "runs/pyramid"]);
+    let page = run.join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("eval_memorisation.png") && html.contains("held-out PSNR"));
+    assert!(html.contains(&format!("{:.2}", number("distribution/fd"))));
+    for file in linked_files(&page) {
+        assert!(
+            file.is_file(),
+            "{} links to {}",
+            page.display(),
+            file.display()
+        );
+    }
+    succeeds(&dir, &["report", "--compare", "runs/pyramid", "runs/plain"]);
+    let page = dir.join("runs/compare.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("runs/pyramid (glo)") && html.contains("runs/plain (glo)"),
+        "both runs named"
+    );
+    assert!(
+        html.contains("no eval.json"),
+        "the run not yet measured says so"
+    );
+    assert!(
+        html.contains("glo.loss"),
+        "the setting that differs is listed"
+    );
+    for file in linked_files(&page) {
+        assert!(
+            file.is_file(),
+            "{} links to {}",
+            page.display(),
+            file.display()
+        );
+    }
+
+    for (args, expected) in [
+        (
+            vec!["eval", "--run", "runs/pyramid", "--features", "runs/plain"],
+            "not a features run",
+        ),
+        (
+            vec![
+                "eval",
+                "--run",
+                "runs/pyramid",
+                "--features",
+                "vgg16:absent.safetensors",
+            ],
+            "absent.safetensors",
+        ),
+        (
+            vec!["eval", "--run", "runs/pyramid", "--frames", "1"],
+            "--frames",
+        ),
+        (vec!["report", "--run", "runs/absent"], "runs/absent"),
+    ] {
+        let message = refused(&dir, &args);
+        assert!(message.contains(expected), "{args:?}: {message}");
+    }
+    // Without a features run on the same images, and for a run that held nothing out.
+    let bare = scratch("eval-bare");
+    succeeds(&bare, &[TINY, &["--steps", "4", "--run", "kept"]].concat());
+    let message = refused(&bare, &["eval", "--run", "runs/kept"]);
+    assert!(
+        message.contains("pegasus train features --data embedded --classes 1,7"),
+        "{message}"
+    );
+    succeeds(
+        &bare,
+        &[
+            TINY,
+            &["--steps", "4", "--holdout-every", "0", "--run", "all"],
+        ]
+        .concat(),
+    );
+    let message = refused(&bare, &["eval", "--run", "runs/all"]);
+    assert!(message.contains("trained on every image"), "{message}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&bare);
+}

@@ -24,13 +24,13 @@ use crate::train::{Kind, RunConfig, load_checkpoint};
 /// A trained run opened for exploring: its folder, settings and model.
 pub(crate) struct Opened {
     pub(crate) dir: PathBuf,
-    config: RunConfig,
+    pub(crate) config: RunConfig,
     pub(crate) model: Box<dyn LatentModel>,
 }
 
 impl Opened {
     /// The images the run trained on, split as in training (and their clusters).
-    fn data(&self) -> anyhow::Result<Split> {
+    pub(crate) fn data(&self) -> anyhow::Result<Split> {
         Ok(self.config.load_data(&self.dir)?)
     }
 

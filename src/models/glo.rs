@@ -22,6 +22,9 @@ use crate::optim::{Adam, RowAdam};
 use crate::tensor::Tensor;
 use crate::train::{Kind, Model, batches_per_epoch, counter};
 
+/// Images whose latents are fitted together when encoding new images.
+const ENCODE_BATCH: usize = 64;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reconstruction {
@@ -203,21 +206,23 @@ impl Glo {
         psnr_db(&recon, &set.batch(self.latents.gpu(), &idx))
     }
 
-    /// The training latent whose image is nearest `target` [1, C, H, W] (L2), among an even
-    /// spread of at most 512 training images: where encoding a new image starts.
-    fn nearest_latent(&self, target: &Tensor) -> Tensor {
+    /// For each of `targets` [B, C, H, W], the training latent whose image is nearest (L2)
+    /// among an even spread of at most 512 training images: where encoding starts.
+    fn nearest_latents(&self, targets: &Tensor) -> Tensor {
         let idx = spread(self.config.images, 512);
         let z = self.latents.gather_rows(&idx);
         let images = self.generate(&z);
-        let n = idx.len();
+        let (n, b) = (idx.len(), targets.dims()[0]);
         let flat = images.reshape(&[n, images.numel() / n]);
-        let t = target.reshape(&[1, target.numel()]);
-        let best = flat
-            .pairwise_sq_distances(&t)
-            .reshape(&[1, n])
+        let t = targets.reshape(&[b, targets.numel() / b]);
+        let best: Vec<usize> = t
+            .pairwise_sq_distances(&flat)
             .argmin_rows()
-            .to_vec()[0] as usize;
-        z.narrow(0, best, 1)
+            .to_vec()
+            .iter()
+            .map(|&i| i as usize)
+            .collect();
+        z.gather_rows(&best)
     }
 }
 
@@ -376,14 +381,23 @@ impl LatentModel for Glo {
     }
 
     /// GLO has no encoder: each image's latent is optimised with the generator frozen,
-    /// starting from the training latent whose image is nearest.
+    /// starting from the training latent whose image is nearest. Images are fitted a batch
+    /// at a time: each latent moves only its own image, and Adam's steps do not depend on
+    /// the loss's 1/B scale, so a batch fits as its images would one by one.
     fn encode(&self, images: &Tensor, effort: usize) -> Tensor {
         let n = images.dims()[0];
         let rows: Vec<Tensor> = (0..n)
-            .map(|i| {
-                let target = images.narrow(0, i, 1);
-                let start = self.nearest_latent(&target);
-                encode(&self.generator, &target, &start, effort, self.config.levels)
+            .step_by(ENCODE_BATCH)
+            .map(|s| {
+                let targets = images.narrow(0, s, (n - s).min(ENCODE_BATCH));
+                let start = self.nearest_latents(&targets);
+                encode(
+                    &self.generator,
+                    &targets,
+                    &start,
+                    effort,
+                    self.config.levels,
+                )
             })
             .collect();
         let refs: Vec<&Tensor> = rows.iter().collect();

@@ -3,6 +3,7 @@
 
 pub mod autoencoder;
 pub mod cppn;
+pub mod features;
 pub mod generator;
 pub mod glo;
 pub mod vae;

@@ -96,3 +96,29 @@ pub fn feature_distance(a: &[Tensor], b: &[Tensor], squared: bool) -> Tensor {
         .reduce(|s, t| s.add(&t))
         .expect("at least one feature map")
 }
+
+/// Softmax cross-entropy of `logits` [B, K] against one-hot `targets` [B, K], mean over the
+/// batch: mean_b(logsumexp_k(x_bk) - sum_k t_bk x_bk). Each row is shifted by its maximum
+/// (a constant, so the gradient is unchanged) before the exponential, which then never
+/// overflows.
+pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
+    let rows = logits.dims()[0];
+    let peak = crate::autograd::no_grad(|| logits.max_axes(&[1]).reshape(&[rows, 1]));
+    let shifted = logits.sub(&peak);
+    let log_norm = shifted.exp().sum_axes(&[1]).log();
+    let picked = shifted.mul(targets).sum_axes(&[1]);
+    log_norm.sub(&picked).mean()
+}
+
+/// Fraction of rows of `logits` [B, K] whose largest value is at the one-hot `targets`' class.
+pub fn accuracy(logits: &Tensor, targets: &Tensor) -> Tensor {
+    crate::autograd::no_grad(|| {
+        let rows = logits.dims()[0];
+        let peak = logits.max_axes(&[1]).reshape(&[rows, 1]);
+        logits
+            .greater_equal(&peak)
+            .mul(targets)
+            .sum()
+            .scale(1.0 / rows as f32)
+    })
+}

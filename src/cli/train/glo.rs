@@ -64,6 +64,10 @@ pub struct GloArgs {
     /// How the latents start.
     #[arg(long, value_enum, default_value_t = InitArg::Pca)]
     init: InitArg,
+    /// Hold back every N-th image (or the source's test split) from training, for the
+    /// held-out figures of `pegasus eval`; 0 trains on every image.
+    #[arg(long, default_value_t = 20)]
+    holdout_every: usize,
     /// Seed of the initialisation and of the batch order: the same seed, the same run.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -74,7 +78,8 @@ pub fn train(
     open_gpu: impl Fn() -> anyhow::Result<std::sync::Arc<Gpu>>,
 ) -> anyhow::Result<()> {
     check_args(args)?;
-    train_kind::<Glo>(&args.run, open_gpu, None, |data| settings(args, data))
+    let hold_out = (args.holdout_every > 0).then_some(args.holdout_every);
+    train_kind::<Glo>(&args.run, open_gpu, hold_out, |data| settings(args, data))
 }
 
 fn check_args(a: &GloArgs) -> anyhow::Result<()> {

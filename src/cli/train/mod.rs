@@ -3,6 +3,7 @@
 //! it to the harness, report.
 
 mod cppn;
+mod features;
 mod glo;
 mod vae;
 mod vaegan;
@@ -44,6 +45,10 @@ enum TrainModel {
     /// its intensity, trained as a VAE's decoder and a GAN's generator; renders at any size.
     #[command(after_help = cppn::EXAMPLES)]
     Cppn(cppn::CppnArgs),
+    /// The feature network of `pegasus eval`: a small convolutional classifier on labelled
+    /// images, whose penultimate layer is the space the quality metrics are measured in.
+    #[command(after_help = features::EXAMPLES)]
+    Features(features::FeaturesArgs),
 }
 
 pub fn run(
@@ -55,6 +60,7 @@ pub fn run(
         TrainModel::Vae(a) => vae::train(a, open_gpu),
         TrainModel::Vaegan(a) => vaegan::train(a, open_gpu),
         TrainModel::Cppn(a) => cppn::train(a, open_gpu),
+        TrainModel::Features(a) => features::train(a, open_gpu),
     }
 }
 
