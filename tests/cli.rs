@@ -864,20 +864,26 @@ fn render_refuses_runs_that_are_not_cppn_runs() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Every src= and href= of an HTML page that is not inline data, resolved beside the page.
-fn linked_files(page: &Path) -> Vec<PathBuf> {
+/// Fails unless every src= and href= of an HTML page that is not inline data names a file
+/// that exists beside the page.
+#[track_caller]
+fn assert_links_resolve(page: &Path) {
     let html = std::fs::read_to_string(page).unwrap();
-    let mut files = Vec::new();
     for attribute in ["src=\"", "href=\""] {
         for (at, _) in html.match_indices(attribute) {
             let rest = &html[at + attribute.len()..];
             let target = &rest[..rest.find('"').unwrap()];
             if !target.starts_with("data:") && !target.starts_with('#') {
-                files.push(page.parent().unwrap().join(target));
+                let file = page.parent().unwrap().join(target);
+                assert!(
+                    file.is_file(),
+                    "{} links to {}",
+                    page.display(),
+                    file.display()
+                );
             }
         }
     }
-    files
 }
 
 #[test]
@@ -992,14 +998,7 @@ fn features_eval_report_and_compare() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("eval_memorisation.png") && html.contains("held-out PSNR"));
     assert!(html.contains(&format!("{:.2}", number("distribution/fd"))));
-    for file in linked_files(&page) {
-        assert!(
-            file.is_file(),
-            "{} links to {}",
-            page.display(),
-            file.display()
-        );
-    }
+    assert_links_resolve(&page);
     succeeds(&dir, &["report", "--compare", "runs/pyramid", "runs/plain"]);
     let page = dir.join("runs/compare.html");
     let html = std::fs::read_to_string(&page).unwrap();
@@ -1015,14 +1014,7 @@ fn features_eval_report_and_compare() {
         html.contains("glo.loss"),
         "the setting that differs is listed"
     );
-    for file in linked_files(&page) {
-        assert!(
-            file.is_file(),
-            "{} links to {}",
-            page.display(),
-            file.display()
-        );
-    }
+    assert_links_resolve(&page);
 
     for (args, expected) in [
         (

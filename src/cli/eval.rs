@@ -207,6 +207,12 @@ pub fn eval(gpu: &Arc<Gpu>, args: &EvalArgs) -> anyhow::Result<()> {
             run.dir.display()
         )
     })?;
+    anyhow::ensure!(
+        heldout.len() >= 2,
+        "{} holds out {} image; eval compares sets, so hold out more (--holdout-every)",
+        run.dir.display(),
+        heldout.len()
+    );
     let space = feature_space(gpu, &run, args.features.as_deref())?;
     let (channels, side) = run.model.image_shape();
     anyhow::ensure!(
