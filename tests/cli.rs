@@ -1061,3 +1061,157 @@ fn features_eval_report_and_compare() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&bare);
 }
+
+/// Copies a run folder (the files directly in it).
+fn copy_run(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn glann_trains_resumes_exactly_and_draws_for_sample_and_eval() {
+    let dir = scratch("glann");
+    succeeds(&dir, &[TINY, &["--steps", "8", "--run", "glo"]].concat());
+    let glo = dir.join("runs/glo");
+    copy_run(&glo, &dir.join("runs/split"));
+    let glann = [
+        "--candidates",
+        "4",
+        "--width",
+        "16",
+        "--log-every",
+        "2",
+        "--image-every",
+        "4",
+        "--checkpoint-every",
+        "4",
+    ];
+    let said = succeeds(
+        &dir,
+        &[
+            &["train", "glann", "--run", "runs/glo", "--steps", "8"][..],
+            &glann,
+        ]
+        .concat(),
+    );
+    assert!(said.contains("runs/glo/glann/samples.png"), "{said}");
+    png_size(&glo.join("glann/gaussian_samples.png"));
+    succeeds(
+        &dir,
+        &[
+            &["train", "glann", "--run", "runs/split", "--steps", "4"][..],
+            &glann,
+        ]
+        .concat(),
+    );
+    succeeds(
+        &dir,
+        &[
+            "train",
+            "glann",
+            "--run",
+            "runs/split",
+            "--resume",
+            "--steps",
+            "8",
+        ],
+    );
+    let (straight, split) = (glo.join("glann"), dir.join("runs/split/glann"));
+    assert_eq!(
+        metrics_without_timing(&split),
+        metrics_without_timing(&straight),
+        "glann: metrics after a resume"
+    );
+    let (a, b) = (checkpoint_tensors(&straight), checkpoint_tensors(&split));
+    assert_eq!(
+        a.tensors, b.tensors,
+        "glann: mapper and optimiser after a resume"
+    );
+    assert_eq!(a.metadata, b.metadata, "glann: counters after a resume");
+
+    let drawn = succeeds(&dir, &["sample", "--run", "runs/glo", "--n", "4"]);
+    assert!(drawn.contains("GLANN's mapper"), "{drawn}");
+    let own = succeeds(
+        &dir,
+        &[
+            "sample", "--run", "runs/glo", "--n", "4", "--prior", "own", "--out", "own.png",
+        ],
+    );
+    assert!(own.contains("Gaussian"), "{own}");
+    assert_ne!(
+        std::fs::read(glo.join("sample_1.png")).unwrap(),
+        std::fs::read(dir.join("own.png")).unwrap(),
+        "GLANN's draws and the Gaussian's differ"
+    );
+
+    succeeds(
+        &dir,
+        &[
+            "train",
+            "features",
+            "--classes",
+            "1,7",
+            "--limit",
+            "2000",
+            "--nf",
+            "4",
+            "--feature-size",
+            "8",
+            "--steps",
+            "4",
+        ],
+    );
+    for (prior, drawn_from) in [("glann", "GLANN"), ("own", "Gaussian")] {
+        succeeds(
+            &dir,
+            &[
+                "eval",
+                "--run",
+                "runs/glo",
+                "--prior",
+                prior,
+                "--images",
+                "32",
+                "--recon-images",
+                "4",
+                "--fit-steps",
+                "2",
+                "--pairs",
+                "1",
+                "--frames",
+                "3",
+            ],
+        );
+        let report = std::fs::read_to_string(glo.join("eval.json")).unwrap();
+        assert!(report.contains(drawn_from), "--prior {prior}: {report}");
+    }
+
+    // A VAE run has no GLANN, and GLANN learns only GLO latents.
+    succeeds(
+        &dir,
+        &[VAE_MODEL, VAE_SCHEDULE, &["--steps", "2", "--run", "vae"]].concat(),
+    );
+    for (args, expected) in [
+        (
+            vec!["sample", "--run", "runs/vae", "--prior", "glann"],
+            "pegasus train glann --run runs/vae",
+        ),
+        (vec!["train", "glann", "--run", "runs/vae"], "is a vae run"),
+        (
+            vec!["train", "glann", "--run", "runs/absent"],
+            "runs/absent",
+        ),
+        (
+            vec!["train", "glann", "--run", "runs/glo", "--candidates", "0"],
+            "--candidates",
+        ),
+    ] {
+        let message = refused(&dir, &args);
+        assert!(message.contains(expected), "{args:?}: {message}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

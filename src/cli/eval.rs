@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
-use super::explore::{Opened, open_run};
+use super::explore::{Opened, Prior, open_run, prior_draws};
 use crate::data::{DataSelection, Dataset};
 use crate::eval::features::{FeatureSpace, TrainedFeatures};
 use crate::eval::vgg16::Vgg16;
@@ -81,6 +81,9 @@ pub struct EvalArgs {
     /// Seed of the samples drawn.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Where samples come from (auto: a GLO run's GLANN mapper when it has one).
+    #[arg(long, value_enum, default_value_t = Prior::Auto)]
+    prior: Prior,
 }
 
 /// Memorisation ratios under this count as near-copies in the summary.
@@ -245,7 +248,7 @@ pub fn eval(gpu: &Arc<Gpu>, args: &EvalArgs) -> anyhow::Result<()> {
 
     eprintln!("  drawing {n} samples and measuring features");
     let real = images_of(gpu, heldout, &spread(heldout.len(), n));
-    let z = model.sample_prior(n, 1.0, &mut Rng::new(args.seed));
+    let (z, drawn_from) = prior_draws(gpu, &run, args.prior, n, 1.0, &mut Rng::new(args.seed))?;
     let samples = in_batches(&z, 256, |z| model.decode(z));
     let real_f = space.embed(&real)?.to_vec();
     let sample_f = space.embed(&samples)?.to_vec();
@@ -326,6 +329,7 @@ pub fn eval(gpu: &Arc<Gpu>, args: &EvalArgs) -> anyhow::Result<()> {
         "run": run.dir.display().to_string(),
         "model": run.config.model,
         "features": space.name(),
+        "samples_from": drawn_from,
         "adapter": gpu.info().name,
         "heldout_images": heldout.len(),
         "reconstruction": {
@@ -447,10 +451,11 @@ pub fn rows(report: &serde_json::Value) -> Vec<EvalRow> {
 
 fn table(report: &serde_json::Value) -> Vec<String> {
     let mut lines = vec![format!(
-        "eval of {} ({}), features: {}",
+        "eval of {} ({}), features: {}, samples from {}",
         report["run"].as_str().unwrap_or("?"),
         report["model"].as_str().unwrap_or("?"),
-        report["features"].as_str().unwrap_or("?")
+        report["features"].as_str().unwrap_or("?"),
+        report["samples_from"].as_str().unwrap_or("?")
     )];
     for r in rows(report) {
         lines.push(format!("  {:<20} {:<22} {}", r.label, r.value, r.note));

@@ -14,6 +14,7 @@ use crate::latent::expr::{self, Atom, Term};
 use crate::latent::{Path as LatentPath, cosine, interpolate, on_sphere, swap_blocks};
 use crate::models::LatentModel;
 use crate::models::cppn::Cppn;
+use crate::models::glann::{Glann, GlannConfig};
 use crate::models::glo::Glo;
 use crate::models::vae::Vae;
 use crate::models::vaegan::VaeGan;
@@ -88,7 +89,8 @@ pub(crate) fn open_run(gpu: &Arc<Gpu>, dir: &Path, command: &str) -> anyhow::Res
 #[command(
     after_help = "Draws latents from the run's prior and decodes them: for GLO a full-covariance Gaussian
 fitted to the learned latents (as the GLO paper) and projected onto the unit sphere, for a
-VAE N(0, I). --temperature scales the spread (below 1: more typical, less varied images).
+VAE N(0, I); for a GLO run with a GLANN mapper (pegasus train glann), that mapper (--prior own
+for the Gaussian). --temperature scales the spread (below 1: more typical, less varied images).
 
 Examples:
   pegasus sample --run runs/glo --n 64
@@ -110,6 +112,58 @@ pub struct SampleArgs {
     /// Output PNG (default: RUN/sample_SEED.png).
     #[arg(long)]
     out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Prior::Auto)]
+    prior: Prior,
+}
+
+/// Where new latents come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Prior {
+    /// GLANN's mapper when the run has one (RUN/glann, `pegasus train glann`), else the
+    /// model's own prior.
+    Auto,
+    /// The model's own prior: GLO's fitted Gaussian, N(0, I) for the others.
+    Own,
+    /// GLANN's mapper (a GLO run's RUN/glann).
+    Glann,
+}
+
+/// n latents drawn for `run` as `prior` says, with the draw described in words.
+pub(crate) fn prior_draws(
+    gpu: &Arc<Gpu>,
+    run: &Opened,
+    prior: Prior,
+    n: usize,
+    temperature: f32,
+    rng: &mut Rng,
+) -> anyhow::Result<(Tensor, String)> {
+    let dir = run.dir.join(Glann::KIND);
+    let checkpoint = dir.join("checkpoint.safetensors");
+    let use_glann = match prior {
+        Prior::Own => false,
+        Prior::Auto => run.config.model == Glo::KIND && checkpoint.is_file(),
+        Prior::Glann => {
+            anyhow::ensure!(
+                run.config.model == Glo::KIND && checkpoint.is_file(),
+                "{} has no GLANN mapper; train one with `pegasus train glann --run {}` (GLO runs only)",
+                run.dir.display(),
+                run.dir.display()
+            );
+            true
+        }
+    };
+    if !use_glann {
+        let z = run.model.sample_prior(n, temperature, rng);
+        return Ok((z, run.model.prior_description().into()));
+    }
+    let mut settings: GlannConfig = RunConfig::read(&dir)?.settings(&dir)?;
+    // The GLO run is the one opened, wherever it has moved since GLANN trained.
+    settings.glo_run = run.dir.clone();
+    let glann: Glann = load_checkpoint(gpu, &settings, &checkpoint)?;
+    Ok((
+        glann.draw(n, temperature, rng),
+        format!("GLANN's mapper ({})", dir.display()),
+    ))
 }
 
 pub fn sample(gpu: &Arc<Gpu>, args: &SampleArgs) -> anyhow::Result<()> {
@@ -124,21 +178,21 @@ pub fn sample(gpu: &Arc<Gpu>, args: &SampleArgs) -> anyhow::Result<()> {
         args.temperature
     );
     let run = open_run(gpu, &args.run, "sample")?;
-    let z = run
-        .model
-        .sample_prior(args.n, args.temperature, &mut Rng::new(args.seed));
+    let (z, drawn_from) = prior_draws(
+        gpu,
+        &run,
+        args.prior,
+        args.n,
+        args.temperature,
+        &mut Rng::new(args.seed),
+    )?;
     let images = run.model.decode(&z);
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| run.dir.join(format!("sample_{}.png", args.seed)));
     Grid::from_tensor(&images, (args.n as f64).sqrt().ceil() as usize).save(&out)?;
-    println!(
-        "{} samples from {}: {}",
-        args.n,
-        run.model.prior_description(),
-        out.display()
-    );
+    println!("{} samples from {drawn_from}: {}", args.n, out.display());
     Ok(())
 }
 

@@ -152,8 +152,9 @@ fn eval_table(page: &RunPage) -> String {
         );
     };
     let mut html = format!(
-        "<p>Features: {}; adapter: {}.</p><table><tr><th>figure</th><th>value</th><th>how</th></tr>",
+        "<p>Features: {}; samples from {}; adapter: {}.</p><table><tr><th>figure</th><th>value</th><th>how</th></tr>",
         escape(eval["features"].as_str().unwrap_or("?")),
+        escape(eval["samples_from"].as_str().unwrap_or("?")),
         escape(eval["adapter"].as_str().unwrap_or("?"))
     );
     for row in eval_rows(eval) {

@@ -5,6 +5,7 @@ pub mod autoencoder;
 pub mod cppn;
 pub mod features;
 pub mod generator;
+pub mod glann;
 pub mod glo;
 pub mod vae;
 pub mod vaegan;

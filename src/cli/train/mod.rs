@@ -4,6 +4,7 @@
 
 mod cppn;
 mod features;
+mod glann;
 mod glo;
 mod vae;
 mod vaegan;
@@ -49,6 +50,10 @@ enum TrainModel {
     /// images, whose penultimate layer is the space the quality metrics are measured in.
     #[command(after_help = features::EXAMPLES)]
     Features(features::FeaturesArgs),
+    /// GLANN (Hoshen et al.): an MLP from noise to a GLO run's latents, trained by IMLE, that
+    /// `sample` and `eval` then draw new latents through.
+    #[command(after_help = glann::EXAMPLES)]
+    Glann(glann::GlannArgs),
 }
 
 pub fn run(
@@ -61,6 +66,7 @@ pub fn run(
         TrainModel::Vaegan(a) => vaegan::train(a, open_gpu),
         TrainModel::Cppn(a) => cppn::train(a, open_gpu),
         TrainModel::Features(a) => features::train(a, open_gpu),
+        TrainModel::Glann(a) => glann::train(a, open_gpu),
     }
 }
 
@@ -76,6 +82,13 @@ pub struct RunArgs {
     /// Folder that holds the runs.
     #[arg(long, default_value = "runs")]
     pub runs: PathBuf,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+}
+
+/// How long a run trains and how often it reports and saves, and whether it resumes.
+#[derive(Args, Clone)]
+pub struct ScheduleArgs {
     /// Continue runs/NAME from its checkpoint with its saved settings: of the options given,
     /// only --steps or --epochs (to extend it) count.
     #[arg(long)]
@@ -102,7 +115,7 @@ pub struct RunArgs {
 
 const DEFAULT_STEPS: usize = 1200;
 
-impl RunArgs {
+impl ScheduleArgs {
     fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.steps != Some(0), "--steps must be at least 1");
         anyhow::ensure!(self.epochs != Some(0), "--epochs must be at least 1");
@@ -134,8 +147,10 @@ fn train_kind<K: Kind>(
     hold_out: Option<usize>,
     new_settings: impl FnOnce(&Split) -> anyhow::Result<K::Config>,
 ) -> anyhow::Result<()> {
-    args.check()?;
-    let (folder, opening) = RunFolder::open(K::KIND, &args.runs, args.run.as_deref(), args.resume)?;
+    let schedule = &args.schedule;
+    schedule.check()?;
+    let (folder, opening) =
+        RunFolder::open(K::KIND, &args.runs, args.run.as_deref(), schedule.resume)?;
     let dir = folder.dir.clone();
     let (mut config, settings, data, from_checkpoint) = match opening {
         Opening::New { unfinished } => {
@@ -147,7 +162,7 @@ fn train_kind<K: Kind>(
                     dir.display()
                 );
             }
-            let steps = args
+            let steps = schedule
                 .total_steps(K::batches_per_epoch(&settings))
                 .unwrap_or(DEFAULT_STEPS);
             let config = RunConfig {
@@ -156,10 +171,10 @@ fn train_kind<K: Kind>(
                 heldout: data.how,
                 images: data.train.len(),
                 steps,
-                log_every: args.log_every,
-                image_every: args.image_every,
-                checkpoint_every: args.checkpoint_every,
-                checkpoint_minutes: args.checkpoint_minutes,
+                log_every: schedule.log_every,
+                image_every: schedule.image_every,
+                checkpoint_every: schedule.checkpoint_every,
+                checkpoint_minutes: schedule.checkpoint_minutes,
                 adapter: String::new(),
                 settings: RunConfig::model_section(K::KIND, &settings),
             };
@@ -171,7 +186,7 @@ fn train_kind<K: Kind>(
         } => {
             let mut config = *config;
             let settings: K::Config = config.settings(&dir)?;
-            if let Some(steps) = args.total_steps(K::batches_per_epoch(&settings)) {
+            if let Some(steps) = schedule.total_steps(K::batches_per_epoch(&settings)) {
                 config.steps = steps;
             }
             let data = config.load_data(&dir)?;
@@ -190,7 +205,7 @@ fn train_kind<K: Kind>(
         );
         model
     } else {
-        if args.resume {
+        if schedule.resume {
             eprintln!(
                 "{} stopped before its first checkpoint: starting it again from step 0 with its saved settings",
                 dir.display()
