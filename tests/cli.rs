@@ -1072,66 +1072,60 @@ fn copy_run(from: &Path, to: &Path) {
     }
 }
 
-#[test]
-fn glann_trains_resumes_exactly_and_draws_for_sample_and_eval() {
-    let dir = scratch("glann");
-    succeeds(&dir, &[TINY, &["--steps", "8", "--run", "glo"]].concat());
-    let glo = dir.join("runs/glo");
-    copy_run(&glo, &dir.join("runs/split"));
-    let glann = [
-        "--candidates",
-        "4",
-        "--width",
-        "16",
-        "--log-every",
-        "2",
-        "--image-every",
-        "4",
-        "--checkpoint-every",
-        "4",
-    ];
+/// Trains `kind` (a model that learns from a GLO run: glann, encoder) on runs/glo for 8
+/// steps, and on a copy of it for 4 steps resumed to 8; both must end alike. Returns what the
+/// straight run printed.
+fn resumes_exactly_beside_glo(dir: &Path, kind: &str, options: &[&str]) -> String {
+    let split_run = format!("runs/split-{kind}");
+    copy_run(&dir.join("runs/glo"), &dir.join(&split_run));
     let said = succeeds(
-        &dir,
+        dir,
         &[
-            &["train", "glann", "--run", "runs/glo", "--steps", "8"][..],
-            &glann,
-        ]
-        .concat(),
-    );
-    assert!(said.contains("runs/glo/glann/samples.png"), "{said}");
-    png_size(&glo.join("glann/gaussian_samples.png"));
-    succeeds(
-        &dir,
-        &[
-            &["train", "glann", "--run", "runs/split", "--steps", "4"][..],
-            &glann,
+            &["train", kind, "--run", "runs/glo", "--steps", "8"][..],
+            VAE_SCHEDULE,
+            options,
         ]
         .concat(),
     );
     succeeds(
-        &dir,
+        dir,
         &[
-            "train",
-            "glann",
-            "--run",
-            "runs/split",
-            "--resume",
-            "--steps",
-            "8",
+            &["train", kind, "--run", &split_run, "--steps", "4"][..],
+            VAE_SCHEDULE,
+            options,
+        ]
+        .concat(),
+    );
+    succeeds(
+        dir,
+        &[
+            "train", kind, "--run", &split_run, "--resume", "--steps", "8",
         ],
     );
-    let (straight, split) = (glo.join("glann"), dir.join("runs/split/glann"));
+    let straight = dir.join("runs/glo").join(kind);
+    let split = dir.join(&split_run).join(kind);
     assert_eq!(
         metrics_without_timing(&split),
         metrics_without_timing(&straight),
-        "glann: metrics after a resume"
+        "{kind}: metrics after a resume"
     );
     let (a, b) = (checkpoint_tensors(&straight), checkpoint_tensors(&split));
     assert_eq!(
         a.tensors, b.tensors,
-        "glann: mapper and optimiser after a resume"
+        "{kind}: weights and optimiser after a resume"
     );
-    assert_eq!(a.metadata, b.metadata, "glann: counters after a resume");
+    assert_eq!(a.metadata, b.metadata, "{kind}: counters after a resume");
+    said
+}
+
+#[test]
+fn glann_and_encoder_learn_from_a_glo_run_resume_exactly_and_serve_sample_and_eval() {
+    let dir = scratch("glann");
+    succeeds(&dir, &[TINY, &["--steps", "8", "--run", "glo"]].concat());
+    let glo = dir.join("runs/glo");
+    let said = resumes_exactly_beside_glo(&dir, "glann", &["--candidates", "4", "--width", "16"]);
+    assert!(said.contains("runs/glo/glann/samples.png"), "{said}");
+    png_size(&glo.join("glann/gaussian_samples.png"));
 
     let drawn = succeeds(&dir, &["sample", "--run", "runs/glo", "--n", "4"]);
     assert!(drawn.contains("GLANN's mapper"), "{drawn}");
@@ -1190,7 +1184,52 @@ fn glann_trains_resumes_exactly_and_draws_for_sample_and_eval() {
         assert!(report.contains(drawn_from), "--prior {prior}: {report}");
     }
 
-    // A VAE run has no GLANN, and GLANN learns only GLO latents.
+    // Fitted latents first, then the encoder's, which eval then uses by default.
+    let said = resumes_exactly_beside_glo(&dir, "encoder", &["--nf", "4"]);
+    assert!(
+        said.contains("reconstruction PSNR through the encoder"),
+        "{said}"
+    );
+    png_size(&glo.join("encoder/heldout_reconstructions.png"));
+    for (latents, encoded_by) in [("auto", "encoder"), ("fit", "optimising")] {
+        succeeds(
+            &dir,
+            &[
+                "eval",
+                "--run",
+                "runs/glo",
+                "--latents",
+                latents,
+                "--images",
+                "32",
+                "--recon-images",
+                "4",
+                "--fit-steps",
+                "2",
+                "--pairs",
+                "1",
+                "--frames",
+                "3",
+            ],
+        );
+        let report = std::fs::read_to_string(glo.join("eval.json")).unwrap();
+        assert!(report.contains(encoded_by), "--latents {latents}: {report}");
+    }
+    let interpolated = succeeds(
+        &dir,
+        &[
+            "interpolate",
+            "--run",
+            "runs/glo",
+            "--from",
+            "3",
+            "--to",
+            "1500",
+        ],
+    );
+    assert!(interpolated.contains("interpolate"), "{interpolated}");
+
+    // A VAE run has no GLANN and no GLO encoder; both learn only from GLO runs.
     succeeds(
         &dir,
         &[VAE_MODEL, VAE_SCHEDULE, &["--steps", "2", "--run", "vae"]].concat(),
@@ -1201,6 +1240,31 @@ fn glann_trains_resumes_exactly_and_draws_for_sample_and_eval() {
             "pegasus train glann --run runs/vae",
         ),
         (vec!["train", "glann", "--run", "runs/vae"], "is a vae run"),
+        (
+            vec!["train", "encoder", "--run", "runs/vae"],
+            "is a vae run",
+        ),
+        (
+            vec!["train", "glann", "--run", "runs/glo"],
+            "already holds a trained glann: continue it with --resume",
+        ),
+        (
+            vec!["eval", "--run", "runs/split-glann", "--latents", "encoder"],
+            "pegasus train encoder --run runs/split-glann",
+        ),
+        (
+            vec![
+                "train",
+                "encoder",
+                "--run",
+                "runs/split-glann",
+                "--w-l1",
+                "0",
+                "--w-l2",
+                "0",
+            ],
+            "--w-l1",
+        ),
         (
             vec!["train", "glann", "--run", "runs/absent"],
             "runs/absent",

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
-use super::explore::{Opened, Prior, open_run, prior_draws};
+use super::explore::{Latents, Opened, Prior, open_run_encoding, prior_draws};
 use crate::data::{DataSelection, Dataset};
 use crate::eval::features::{FeatureSpace, TrainedFeatures};
 use crate::eval::vgg16::Vgg16;
@@ -84,6 +84,9 @@ pub struct EvalArgs {
     /// Where samples come from (auto: a GLO run's GLANN mapper when it has one).
     #[arg(long, value_enum, default_value_t = Prior::Auto)]
     prior: Prior,
+    /// How a GLO run's held-out images are encoded (auto: its encoder when it has one).
+    #[arg(long, value_enum, default_value_t = Latents::Auto)]
+    latents: Latents,
 }
 
 /// Memorisation ratios under this count as near-copies in the summary.
@@ -202,7 +205,7 @@ fn images_of(gpu: &Arc<Gpu>, set: &Dataset, indices: &[usize]) -> Tensor {
 pub fn eval(gpu: &Arc<Gpu>, args: &EvalArgs) -> anyhow::Result<()> {
     check(args)?;
     let started = Instant::now();
-    let run = open_run(gpu, &args.run, "eval")?;
+    let run = open_run_encoding(gpu, &args.run, "eval", args.latents)?;
     let data = run.data()?;
     let heldout = data.heldout.as_ref().ok_or_else(|| {
         anyhow::anyhow!(
@@ -335,6 +338,7 @@ pub fn eval(gpu: &Arc<Gpu>, args: &EvalArgs) -> anyhow::Result<()> {
         "reconstruction": {
             "images": recon_idx.len(),
             "fit_steps": args.fit_steps,
+            "encoded_by": run.encoding,
             "psnr_db": psnr,
             "ssim": ssim,
         },
@@ -379,6 +383,21 @@ pub fn figure(report: &serde_json::Value, path: &str, decimals: usize) -> String
     }
 }
 
+/// How the held-out images were encoded, with the optimisation's budget where it applies.
+fn encoded_by(report: &serde_json::Value) -> String {
+    let how = report["reconstruction"]["encoded_by"]
+        .as_str()
+        .unwrap_or("?");
+    if how.starts_with("optimising") {
+        format!(
+            "{how} ({} steps)",
+            figure(report, "reconstruction/fit_steps", 0)
+        )
+    } else {
+        how.to_string()
+    }
+}
+
 /// A line of the eval table.
 pub struct EvalRow {
     pub label: &'static str,
@@ -396,9 +415,9 @@ pub fn rows(report: &serde_json::Value) -> Vec<EvalRow> {
             "held-out PSNR (dB)",
             f("reconstruction/psnr_db", 2),
             format!(
-                "{} images, latents fitted in {} steps where there is no encoder",
+                "{} images, encoded by {}",
                 f("reconstruction/images", 0),
-                f("reconstruction/fit_steps", 0)
+                encoded_by(report)
             ),
         ),
         row("held-out SSIM", f("reconstruction/ssim", 3), String::new()),

@@ -16,6 +16,7 @@ use crate::models::LatentModel;
 use crate::models::cppn::Cppn;
 use crate::models::glann::{Glann, GlannConfig};
 use crate::models::glo::Glo;
+use crate::models::glo_encoder::{EncoderConfig, GloEncoder};
 use crate::models::vae::Vae;
 use crate::models::vaegan::VaeGan;
 use crate::ops::Rng;
@@ -27,6 +28,8 @@ pub(crate) struct Opened {
     pub(crate) dir: PathBuf,
     pub(crate) config: RunConfig,
     pub(crate) model: Box<dyn LatentModel>,
+    /// How new images are encoded, in words.
+    pub(crate) encoding: String,
 }
 
 impl Opened {
@@ -59,8 +62,62 @@ fn restored<K: Kind + LatentModel + 'static>(
     )?))
 }
 
-/// Opens the run in `dir` for `pegasus COMMAND`, refusing kinds it cannot explore.
+/// How new images of a GLO run are encoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Latents {
+    /// Through the run's encoder when it has one (RUN/encoder, `pegasus train encoder`),
+    /// else by optimisation.
+    Auto,
+    /// By optimising a latent with the generator frozen.
+    Fit,
+    /// Through the run's encoder.
+    Encoder,
+}
+
+/// A GLO run with its trained encoder, when `latents` asks for it and it has one.
+fn glo_with_encoder(
+    gpu: &Arc<Gpu>,
+    dir: &Path,
+    latents: Latents,
+) -> anyhow::Result<Option<Box<dyn LatentModel>>> {
+    let encoder_dir = dir.join(GloEncoder::KIND);
+    let checkpoint = encoder_dir.join("checkpoint.safetensors");
+    let wanted = match latents {
+        Latents::Fit => false,
+        Latents::Auto => checkpoint.is_file(),
+        Latents::Encoder => {
+            anyhow::ensure!(
+                checkpoint.is_file(),
+                "{} has no encoder; train one with `pegasus train encoder --run {}`",
+                dir.display(),
+                dir.display()
+            );
+            true
+        }
+    };
+    if !wanted {
+        return Ok(None);
+    }
+    let mut settings: EncoderConfig = RunConfig::read(&encoder_dir)?.settings(&encoder_dir)?;
+    // The GLO run is the one opened, wherever it has moved since the encoder trained.
+    settings.glo_run = dir.to_path_buf();
+    let encoder: GloEncoder = load_checkpoint(gpu, &settings, &checkpoint)?;
+    Ok(Some(Box::new(encoder.into_encoding())))
+}
+
+/// Opens the run in `dir` for `pegasus COMMAND`, refusing kinds it cannot explore; a GLO
+/// run encodes new images through its encoder when it has one.
 pub(crate) fn open_run(gpu: &Arc<Gpu>, dir: &Path, command: &str) -> anyhow::Result<Opened> {
+    open_run_encoding(gpu, dir, command, Latents::Auto)
+}
+
+/// As `open_run`, with the way a GLO run encodes new images chosen.
+pub(crate) fn open_run_encoding(
+    gpu: &Arc<Gpu>,
+    dir: &Path,
+    command: &str,
+    latents: Latents,
+) -> anyhow::Result<Opened> {
     let config = RunConfig::read(dir)?;
     let checkpoint = dir.join("checkpoint.safetensors");
     anyhow::ensure!(
@@ -68,11 +125,33 @@ pub(crate) fn open_run(gpu: &Arc<Gpu>, dir: &Path, command: &str) -> anyhow::Res
         "{} has no checkpoint yet; train it first",
         dir.display()
     );
-    let model = match config.model.as_str() {
-        Glo::KIND => restored::<Glo>(gpu, &config, dir, &checkpoint)?,
-        Vae::KIND => restored::<Vae>(gpu, &config, dir, &checkpoint)?,
-        VaeGan::KIND => restored::<VaeGan>(gpu, &config, dir, &checkpoint)?,
-        Cppn::KIND => restored::<Cppn>(gpu, &config, dir, &checkpoint)?,
+    let own_encoder = "its encoder".to_string();
+    let (model, encoding) = match config.model.as_str() {
+        Glo::KIND => match glo_with_encoder(gpu, dir, latents)? {
+            Some(encoded) => (
+                encoded,
+                format!(
+                    "the run's encoder ({})",
+                    dir.join(GloEncoder::KIND).display()
+                ),
+            ),
+            None => (
+                restored::<Glo>(gpu, &config, dir, &checkpoint)?,
+                "optimising each latent with the generator frozen".to_string(),
+            ),
+        },
+        Vae::KIND => (
+            restored::<Vae>(gpu, &config, dir, &checkpoint)?,
+            own_encoder,
+        ),
+        VaeGan::KIND => (
+            restored::<VaeGan>(gpu, &config, dir, &checkpoint)?,
+            own_encoder,
+        ),
+        Cppn::KIND => (
+            restored::<Cppn>(gpu, &config, dir, &checkpoint)?,
+            own_encoder,
+        ),
         other => anyhow::bail!(
             "{} holds a `{other}` run; `pegasus {command}` explores glo, vae, vaegan and cppn runs",
             dir.display()
@@ -82,6 +161,7 @@ pub(crate) fn open_run(gpu: &Arc<Gpu>, dir: &Path, command: &str) -> anyhow::Res
         dir: dir.to_path_buf(),
         config,
         model,
+        encoding,
     })
 }
 

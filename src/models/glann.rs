@@ -21,16 +21,13 @@ use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::io::Checkpoint;
 use crate::io::image::Grid;
-use crate::models::glo::Glo;
+use crate::models::glo::{Glo, open_glo_run};
 use crate::models::{LatentModel, in_batches};
 use crate::nn::{Activation, Linear, Module, Sequential, loss};
 use crate::ops::Rng;
 use crate::optim::Adam;
 use crate::tensor::Tensor;
-use crate::train::{
-    Kind, Model, RunConfig, batch_indices, batches_per_epoch, counter, load_checkpoint,
-    networks_state,
-};
+use crate::train::{Kind, Model, batch_indices, batches_per_epoch, counter, networks_state};
 
 /// Everything a GLANN run needs to be rebuilt exactly (under "glann" in config.json).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,30 +118,10 @@ pub struct Glann {
     step: usize,
 }
 
-/// The GLO model of the run at `dir`, its checkpoint restored.
-pub fn open_glo(gpu: &Arc<Gpu>, dir: &Path) -> Result<Glo> {
-    let config = RunConfig::read(dir)?;
-    if config.model != <Glo as Kind>::KIND {
-        return Err(Error::Invalid(format!(
-            "{} is a {} run; GLANN learns to draw a GLO run's latents",
-            dir.display(),
-            config.model
-        )));
-    }
-    let checkpoint = dir.join("checkpoint.safetensors");
-    if !checkpoint.is_file() {
-        return Err(Error::Invalid(format!(
-            "{} has no checkpoint yet; train it first",
-            dir.display()
-        )));
-    }
-    load_checkpoint::<Glo>(gpu, &config.settings(dir)?, &checkpoint)
-}
-
 impl Glann {
     pub fn new(gpu: &Arc<Gpu>, config: GlannConfig) -> Result<Glann> {
         config.check()?;
-        let glo = open_glo(gpu, &config.glo_run)?;
+        let glo = open_glo_run(gpu, &config.glo_run)?;
         if glo.latents.dims() != [config.images, config.nz] {
             return Err(Error::Invalid(format!(
                 "{} now has {:?} latents, not the [{}, {}] this GLANN run learned; train GLANN again",

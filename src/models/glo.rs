@@ -20,7 +20,7 @@ use crate::nn::{Module, loss, prefixed};
 use crate::ops::{HostRng, Rng};
 use crate::optim::{Adam, RowAdam};
 use crate::tensor::Tensor;
-use crate::train::{Kind, Model, batches_per_epoch, counter};
+use crate::train::{Kind, Model, RunConfig, batches_per_epoch, counter, load_checkpoint};
 
 /// Images whose latents are fitted together when encoding new images.
 const ENCODE_BATCH: usize = 64;
@@ -411,4 +411,24 @@ impl LatentModel for Glo {
     fn prior_description(&self) -> &'static str {
         "a full-covariance Gaussian fitted to the learned latents (as the GLO paper), projected onto the unit sphere"
     }
+}
+
+/// The GLO model of the run at `dir`, its checkpoint restored.
+pub fn open_glo_run(gpu: &Arc<Gpu>, dir: &Path) -> Result<Glo> {
+    let config = RunConfig::read(dir)?;
+    if config.model != <Glo as Kind>::KIND {
+        return Err(Error::Invalid(format!(
+            "{} is a {} run; this needs a GLO run",
+            dir.display(),
+            config.model
+        )));
+    }
+    let checkpoint = dir.join("checkpoint.safetensors");
+    if !checkpoint.is_file() {
+        return Err(Error::Invalid(format!(
+            "{} has no checkpoint yet; train it first",
+            dir.display()
+        )));
+    }
+    load_checkpoint::<Glo>(gpu, &config.settings(dir)?, &checkpoint)
 }

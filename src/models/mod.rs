@@ -7,6 +7,7 @@ pub mod features;
 pub mod generator;
 pub mod glann;
 pub mod glo;
+pub mod glo_encoder;
 pub mod vae;
 pub mod vaegan;
 

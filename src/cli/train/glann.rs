@@ -5,12 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{RunArgs, ScheduleArgs, train_kind};
-use crate::data::HeldOut;
+use super::{ScheduleArgs, train_beside_glo};
 use crate::gpu::Gpu;
 use crate::models::glann::{Glann, GlannConfig};
-use crate::models::glo::{Glo, GloConfig};
-use crate::train::{Kind, RunConfig};
 
 pub const EXAMPLES: &str =
     "Learns to draw new latents for a GLO run (GLANN, Hoshen et al. 2019): an MLP from noise to
@@ -75,27 +72,7 @@ pub fn train(
             "--noise {noise}: give 1 to 4096"
         );
     }
-    let glo = RunConfig::read(&args.run)?;
-    anyhow::ensure!(
-        glo.model == Glo::KIND,
-        "{} is a {} run; GLANN learns to draw a GLO run's latents",
-        args.run.display(),
-        glo.model
-    );
-    let nz = glo.settings::<GloConfig>(&args.run)?.generator.nz;
-    let hold_out = match glo.heldout {
-        HeldOut::None => None,
-        HeldOut::EveryNth(n) => Some(n),
-        // With a test split the number is unused: the split is held out again.
-        HeldOut::TestSplit => Some(20),
-    };
-    let run = RunArgs {
-        selection: glo.data.clone(),
-        run: Some(Glann::KIND.into()),
-        runs: args.run.clone(),
-        schedule: args.schedule.clone(),
-    };
-    train_kind::<Glann>(&run, open_gpu, hold_out, |data| {
+    train_beside_glo::<Glann>(&args.run, &args.schedule, open_gpu, |data, nz| {
         let config = GlannConfig {
             glo_run: args.run.clone(),
             nz,

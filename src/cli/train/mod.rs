@@ -3,20 +3,22 @@
 //! it to the harness, report.
 
 mod cppn;
+mod encoder;
 mod features;
 mod glann;
 mod glo;
 mod vae;
 mod vaegan;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Subcommand};
 
-use crate::data::{DataSelection, Split};
+use crate::data::{DataSelection, HeldOut, Split};
 use crate::gpu::Gpu;
+use crate::models::glo::{Glo, GloConfig};
 use crate::train::{
     Kind, Opening, RunConfig, RunFolder, Schedule, load_checkpoint, summary,
     train as train_in_harness, trim_metrics,
@@ -54,6 +56,10 @@ enum TrainModel {
     /// `sample` and `eval` then draw new latents through.
     #[command(after_help = glann::EXAMPLES)]
     Glann(glann::GlannArgs),
+    /// The encoder of a GLO run (seed 004): a network from images to the run's latents, so
+    /// new images are encoded in one pass.
+    #[command(after_help = encoder::EXAMPLES)]
+    Encoder(encoder::EncoderArgs),
 }
 
 pub fn run(
@@ -67,6 +73,7 @@ pub fn run(
         TrainModel::Cppn(a) => cppn::train(a, open_gpu),
         TrainModel::Features(a) => features::train(a, open_gpu),
         TrainModel::Glann(a) => glann::train(a, open_gpu),
+        TrainModel::Encoder(a) => encoder::train(a, open_gpu),
     }
 }
 
@@ -277,4 +284,44 @@ fn train_kind<K: Kind>(
         println!("continue with: {}", folder.resume_command(K::KIND));
     }
     Ok(())
+}
+
+/// Trains a model of kind K that learns from a GLO run (GLANN, the encoder) in that run's
+/// sub-folder named K::KIND, on the GLO run's own images split as it split them;
+/// `new_settings` gets the split and the GLO run's latent size.
+fn train_beside_glo<K: Kind>(
+    glo_run: &Path,
+    schedule: &ScheduleArgs,
+    open_gpu: impl Fn() -> anyhow::Result<Arc<Gpu>>,
+    new_settings: impl FnOnce(&Split, usize) -> anyhow::Result<K::Config>,
+) -> anyhow::Result<()> {
+    let glo = RunConfig::read(glo_run)?;
+    anyhow::ensure!(
+        glo.model == Glo::KIND,
+        "{} is a {} run; `pegasus train {}` learns from a GLO run",
+        glo_run.display(),
+        glo.model,
+        K::KIND
+    );
+    let nz = glo.settings::<GloConfig>(glo_run)?.generator.nz;
+    let hold_out = match glo.heldout {
+        HeldOut::None => None,
+        HeldOut::EveryNth(n) => Some(n),
+        // With a test split the number is unused: the split is held out again.
+        HeldOut::TestSplit => Some(20),
+    };
+    let folder = RunFolder::new(glo_run.join(K::KIND));
+    anyhow::ensure!(
+        schedule.resume || !folder.holds_checkpoint(),
+        "{} already holds a trained {}: continue it with --resume, or move it away to train a new one (nothing was changed)",
+        folder.dir.display(),
+        K::KIND
+    );
+    let run = RunArgs {
+        selection: glo.data.clone(),
+        run: Some(K::KIND.into()),
+        runs: glo_run.to_path_buf(),
+        schedule: schedule.clone(),
+    };
+    train_kind::<K>(&run, open_gpu, hold_out, |data| new_settings(data, nz))
 }
