@@ -1229,6 +1229,30 @@ fn glann_and_encoder_learn_from_a_glo_run_resume_exactly_and_serve_sample_and_ev
     );
     assert!(interpolated.contains("interpolate"), "{interpolated}");
 
+    // Seed 004's continuity term resumes exactly too (its noise is drawn per step).
+    let glo_model = [
+        "train",
+        "glo",
+        "--classes",
+        "1,7",
+        "--limit",
+        "2000",
+        "--nz",
+        "8",
+        "--ngf",
+        "8",
+        "--batch",
+        "32",
+        "--continuity",
+        "0.05",
+        "--beta",
+        "0.5",
+    ];
+    let (rows, _) = resumes_exactly(&dir, &glo_model, 8);
+    assert!(rows[0].contains("shaken_loss"), "{rows:?}");
+    let message = refused(&dir, &["train", "glo", "--continuity=-1", "--run", "bad"]);
+    assert!(message.contains("--continuity"), "{message}");
+
     // A VAE run has no GLANN and no GLO encoder; both learn only from GLO runs.
     succeeds(
         &dir,

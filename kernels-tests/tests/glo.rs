@@ -5,7 +5,7 @@ use kernels_tests::{gpu, temp_dir};
 use pegasus::data::Dataset;
 use pegasus::latent::{GaussianFit, Path, between, interpolate, on_sphere, swap_blocks};
 use pegasus::models::generator::GeneratorConfig;
-use pegasus::models::glo::{Glo, GloConfig, LatentInit, Reconstruction};
+use pegasus::models::glo::{Continuity, Glo, GloConfig, LatentInit, Reconstruction};
 use pegasus::train::{Model, load_checkpoint, save_checkpoint};
 use pegasus::{Rng, Tensor};
 
@@ -32,6 +32,7 @@ fn config(images: usize) -> GloConfig {
         lap_weights: None,
         init: LatentInit::Pca,
         seed: 11,
+        continuity: None,
     }
 }
 
@@ -143,4 +144,69 @@ fn gaussian_fit_reproduces_the_latent_statistics() {
         norms(&samples).iter().all(|n| (n - 1.0).abs() < 1e-5),
         "samples are projected onto the sphere"
     );
+}
+
+#[test]
+fn continuity_noise_is_seeded_by_step_and_has_the_asked_spread() {
+    let glo = Glo::new(&gpu(), &digits(64), config(64)).unwrap();
+    let a = glo.continuity_noise(3, 64, 0.1).to_vec();
+    assert_eq!(
+        a,
+        glo.continuity_noise(3, 64, 0.1).to_vec(),
+        "same step, same noise"
+    );
+    assert_ne!(
+        a,
+        glo.continuity_noise(4, 64, 0.1).to_vec(),
+        "next step, new noise"
+    );
+    let n = a.len() as f64;
+    let mean = a.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let std = (a.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+    assert!(
+        mean.abs() < 0.01 && (std - 0.1).abs() < 0.01,
+        "mean {mean}, std {std}"
+    );
+}
+
+#[test]
+fn the_continuity_term_adds_a_weighted_loss_on_shaken_latents() {
+    let set = digits(64);
+    let plain_config = config(set.len());
+    let with = |alpha, beta| GloConfig {
+        continuity: Some(Continuity {
+            alpha,
+            beta,
+            sigma: 0.2,
+        }),
+        ..plain_config.clone()
+    };
+    // beta = 0, alpha = 1: the same training as without the term, step for step.
+    let mut plain = Glo::new(&gpu(), &set, plain_config.clone()).unwrap();
+    let mut silent = Glo::new(&gpu(), &set, with(1.0, 0.0)).unwrap();
+    for step in 0..4 {
+        let p = plain.fit_batch(&set).0.item();
+        let (s, shaken) = silent.fit_batch(&set);
+        assert_eq!(p, s.item(), "step {step}: beta 0 must train as plain GLO");
+        assert!(shaken.expect("the shaken loss is reported").item() > 0.0);
+    }
+    assert_eq!(plain.latents.to_vec(), silent.latents.to_vec());
+
+    // alpha x (the plain loss at the same weights) + beta x (the shaken one).
+    let fresh = Glo::new(&gpu(), &set, plain_config.clone())
+        .unwrap()
+        .fit_batch(&set)
+        .0
+        .item();
+    let mut weighted = Glo::new(&gpu(), &set, with(0.5, 2.0)).unwrap();
+    let (total, shaken) = weighted.fit_batch(&set);
+    let shaken = shaken.unwrap().item();
+    let want = 0.5 * fresh + 2.0 * shaken;
+    assert!(
+        (total.item() - want).abs() < 1e-5 * want,
+        "total {} against 0.5 x {fresh} + 2 x {shaken}",
+        total.item()
+    );
+    // The shaken latents draw other images: their loss is not the plain one.
+    assert!((shaken - fresh).abs() > 1e-4, "{shaken} vs {fresh}");
 }

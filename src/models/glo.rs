@@ -56,7 +56,23 @@ pub struct GloConfig {
     pub lap_weights: Option<Vec<f32>>,
     pub init: LatentInit,
     pub seed: u64,
+    /// Seed 004's continuity term (absent in runs from before it).
+    #[serde(default)]
+    pub continuity: Option<Continuity>,
 }
+
+/// Seed 004's continuity term: the loss becomes alpha x loss(G(z), x) + beta x
+/// loss(G(z + eps), x) with eps ~ N(0, sigma^2 I), z + eps put back onto the sphere, so
+/// latents near a learned one draw nearly its image.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Continuity {
+    pub alpha: f32,
+    pub beta: f32,
+    pub sigma: f32,
+}
+
+/// Stream of the continuity term's noise (mixed into the run's seed).
+const CONTINUITY_STREAM: u64 = 0x434f_4e54;
 
 /// The trainable state: generator, latent table and both optimisers.
 pub struct Glo {
@@ -173,12 +189,37 @@ impl Glo {
     /// One step: generator and the batch's latents move together, then those latents go
     /// back onto the sphere. Returns the loss (on the GPU; reading it waits for the step).
     pub fn train_step(&mut self, set: &Dataset) -> Tensor {
+        self.fit_batch(set).0
+    }
+
+    /// The continuity term's noise for `rows` latents at `step`: drawn from the run's seed
+    /// at an offset of its own per step, so a resumed run draws the same noise.
+    pub fn continuity_noise(&self, step: usize, rows: usize, sigma: f32) -> Tensor {
+        let nz = self.config.generator.nz;
+        let mut rng = Rng {
+            seed: self.config.seed ^ CONTINUITY_STREAM,
+            offset: (step * rows * nz) as u64,
+        };
+        rng.normal(self.latents.gpu(), &[rows, nz], 0.0, sigma)
+    }
+
+    /// One step as `train_step`; with the continuity term, also returns the loss on the
+    /// shaken latents.
+    pub fn fit_batch(&mut self, set: &Dataset) -> (Tensor, Option<Tensor>) {
         let indices = self.batch_indices(self.step);
         let images = set.batch(self.latents.gpu(), &indices);
         self.generator.set_training(true);
         // The batch's latents as a leaf of the tape: their gradient feeds the row-sparse Adam.
         let z = self.latents.gather_rows(&indices).track();
-        let l = self.reconstruction_loss(&self.generator.forward(&z), &images);
+        let mut l = self.reconstruction_loss(&self.generator.forward(&z), &images);
+        let mut shaken_loss = None;
+        if let Some(c) = self.config.continuity {
+            let eps = self.continuity_noise(self.step, indices.len(), c.sigma);
+            let shaken = z.add(&eps).project_to_sphere(1e-12);
+            let term = self.reconstruction_loss(&self.generator.forward(&shaken), &images);
+            l = l.scale(c.alpha).add(&term.scale(c.beta));
+            shaken_loss = Some(term.detach());
+        }
         let grads = l.backward();
         self.opt_generator.step(&grads);
         if let Some(gz) = grads.get(&z) {
@@ -187,7 +228,7 @@ impl Glo {
         let moved = self.latents.gather_rows(&indices).project_to_sphere(1e-12);
         self.latents.scatter_rows(&indices, &moved);
         self.step += 1;
-        l.detach()
+        (l.detach(), shaken_loss)
     }
 
     /// Images the generator makes from latents [n, nz] (eval mode), in batches.
@@ -228,7 +269,10 @@ impl Glo {
 
 impl Model for Glo {
     fn loss_names(&self) -> Vec<&'static str> {
-        vec!["loss"]
+        match self.config.continuity {
+            Some(_) => vec!["loss", "shaken_loss"],
+            None => vec!["loss"],
+        }
     }
 
     fn eval_names(&self) -> Vec<&'static str> {
@@ -252,7 +296,10 @@ impl Model for Glo {
     }
 
     fn train_step(&mut self, train: &Dataset) -> Vec<(&'static str, Tensor)> {
-        vec![("loss", Glo::train_step(self, train))]
+        let (l, shaken) = self.fit_batch(train);
+        let mut out = vec![("loss", l)];
+        out.extend(shaken.map(|t| ("shaken_loss", t)));
+        out
     }
 
     fn evaluate(&self, data: &Split) -> Vec<f32> {

@@ -6,7 +6,7 @@ use super::{RunArgs, train_kind};
 use crate::data::Split;
 use crate::gpu::Gpu;
 use crate::models::generator::GeneratorConfig;
-use crate::models::glo::{Glo, GloConfig, LatentInit, Reconstruction};
+use crate::models::glo::{Continuity, Glo, GloConfig, LatentInit, Reconstruction};
 
 pub const EXAMPLES: &str =
     "Writes runs/NAME/: config.json, metrics.csv (step, loss, reconstruction PSNR), loss.png,
@@ -18,6 +18,7 @@ Examples:
   pegasus train glo --steps 3000 --nz 64 --run digits-long
   pegasus train glo --data cifar10 --classes horse,bird --image-size 32 --ngf 32 --nz 100
   pegasus train glo --data stl10 --classes horse,bird --image-size 96 --ngf 96 --nz 100 --batch 16
+  pegasus train glo --continuity 0.05 --run digits-continuity
   pegasus train glo --run digits-long --resume --steps 6000
   pegasus train glo --epochs 20 --run digits-20-epochs";
 
@@ -64,6 +65,16 @@ pub struct GloArgs {
     /// How the latents start.
     #[arg(long, value_enum, default_value_t = InitArg::Pca)]
     init: InitArg,
+    /// Seed 004's continuity term with noise of this standard deviation per latent value:
+    /// the loss becomes --alpha x loss(G(z), x) + --beta x loss(G(z + eps), x).
+    #[arg(long, value_name = "SIGMA")]
+    continuity: Option<f32>,
+    /// Weight of the loss on the learned latents (with --continuity).
+    #[arg(long, default_value_t = 1.0, requires = "continuity")]
+    alpha: f32,
+    /// Weight of the loss on the shaken latents (with --continuity).
+    #[arg(long, default_value_t = 1.0, requires = "continuity")]
+    beta: f32,
     /// Hold back every N-th image (or the source's test split) from training, for the
     /// held-out figures of `pegasus eval`; 0 trains on every image.
     #[arg(long, default_value_t = 20)]
@@ -104,6 +115,20 @@ fn check_args(a: &GloArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         a.lr_generator > 0.0 && a.lr_latent > 0.0,
         "learning rates must be positive"
+    );
+    if let Some(sigma) = a.continuity {
+        anyhow::ensure!(
+            sigma.is_finite() && sigma > 0.0 && sigma <= 10.0,
+            "--continuity {sigma}: give a noise deviation in (0, 10]"
+        );
+    }
+    anyhow::ensure!(
+        a.alpha.is_finite() && a.beta.is_finite() && a.alpha >= 0.0 && a.beta >= 0.0,
+        "--alpha and --beta must be 0 or more"
+    );
+    anyhow::ensure!(
+        a.holdout_every != 1,
+        "--holdout-every 1 would hold out every image: give 0 (none) or 2 or more"
     );
     Ok(())
 }
@@ -146,5 +171,10 @@ fn settings(args: &GloArgs, data: &Split) -> anyhow::Result<GloConfig> {
             LatentInit::Normal
         },
         seed: args.seed,
+        continuity: args.continuity.map(|sigma| Continuity {
+            alpha: args.alpha,
+            beta: args.beta,
+            sigma,
+        }),
     })
 }
