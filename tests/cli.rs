@@ -1040,6 +1040,30 @@ fn features_eval_report_and_compare() {
         let message = refused(&dir, &args);
         assert!(message.contains(expected), "{args:?}: {message}");
     }
+    // Seed 004's perceptual loss measures with that features run.
+    let said = succeeds(
+        &dir,
+        &[
+            TINY,
+            &[
+                "--steps",
+                "4",
+                "--loss",
+                "perceptual",
+                "--features",
+                "runs/features",
+            ],
+            &["--run", "perceptual"],
+        ]
+        .concat(),
+    );
+    assert!(said.contains("finished at step 4"), "{said}");
+    let message = refused(
+        &dir,
+        &[TINY, &["--loss", "perceptual", "--run", "p2"]].concat(),
+    );
+    assert!(message.contains("--features"), "{message}");
+
     // Without a features run on the same images, and for a run that held nothing out.
     let bare = scratch("eval-bare");
     succeeds(&bare, &[TINY, &["--steps", "4", "--run", "kept"]].concat());

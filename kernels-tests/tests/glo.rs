@@ -4,6 +4,7 @@
 use kernels_tests::{gpu, temp_dir};
 use pegasus::data::Dataset;
 use pegasus::latent::{GaussianFit, Path, between, interpolate, on_sphere, swap_blocks};
+use pegasus::models::features::open_features_run;
 use pegasus::models::generator::GeneratorConfig;
 use pegasus::models::glo::{Continuity, Glo, GloConfig, LatentInit, Reconstruction};
 use pegasus::train::{Model, load_checkpoint, save_checkpoint};
@@ -33,6 +34,7 @@ fn config(images: usize) -> GloConfig {
         init: LatentInit::Pca,
         seed: 11,
         continuity: None,
+        perceptual_features: None,
     }
 }
 
@@ -209,4 +211,66 @@ fn the_continuity_term_adds_a_weighted_loss_on_shaken_latents() {
     );
     // The shaken latents draw other images: their loss is not the plain one.
     assert!((shaken - fresh).abs() > 1e-4, "{shaken} vs {fresh}");
+}
+
+#[test]
+fn the_perceptual_loss_is_l1_plus_the_l1_of_each_feature_stage() {
+    let runs = temp_dir("perceptual");
+    let runs_arg = runs.to_string_lossy().into_owned();
+    pegasus::cli::run_with(&[
+        "pegasus",
+        "train",
+        "features",
+        "--nf",
+        "4",
+        "--feature-size",
+        "8",
+        "--steps",
+        "3",
+        "--log-every",
+        "3",
+        "--image-every",
+        "3",
+        "--checkpoint-every",
+        "3",
+        "--runs",
+        &runs_arg,
+        "--run",
+        "features",
+    ])
+    .unwrap();
+    let features = runs.join("features");
+    let set = digits(64);
+    let glo = Glo::new(
+        &gpu(),
+        &set,
+        GloConfig {
+            loss: Reconstruction::Perceptual,
+            perceptual_features: Some(features.clone()),
+            ..config(set.len())
+        },
+    )
+    .unwrap();
+    let net = open_features_run(&gpu(), &features).unwrap();
+    let x = set.batch(&gpu(), &(0..8).collect::<Vec<_>>());
+    let y = set.batch(&gpu(), &(8..16).collect::<Vec<_>>());
+    let mean_abs = |a: &Tensor, b: &Tensor| -> f64 {
+        let (a, b) = (a.to_vec(), b.to_vec());
+        a.iter()
+            .zip(&b)
+            .map(|(p, q)| (p - q).abs() as f64)
+            .sum::<f64>()
+            / a.len() as f64
+    };
+    let stages = net
+        .stage_features(&x)
+        .into_iter()
+        .zip(net.stage_features(&y));
+    let want = mean_abs(&x, &y) + stages.map(|(a, b)| mean_abs(&a, &b)).sum::<f64>();
+    let got = glo.reconstruction_loss(&x, &y).item() as f64;
+    assert!(
+        (got - want).abs() < 1e-5 * want,
+        "perceptual loss {got}, L1 + stage L1s {want}"
+    );
+    assert!(glo.reconstruction_loss(&x, &x).item().abs() < 1e-7);
 }

@@ -17,12 +17,12 @@ use crate::eval::{Memorisation, frechet_distance, median, path_steps, precision_
 use crate::gpu::Gpu;
 use crate::io::image::Grid;
 use crate::latent::{Path as LatentPath, interpolate};
-use crate::models::features::FeatureNet;
+use crate::models::features::{FeatureNet, open_features_run};
 use crate::models::{in_batches, psnr_db, spread};
 use crate::nn::loss;
 use crate::ops::Rng;
 use crate::tensor::Tensor;
-use crate::train::{Kind, RunConfig, load_checkpoint};
+use crate::train::{Kind, RunConfig};
 
 #[derive(Args)]
 #[command(
@@ -96,24 +96,10 @@ const PAIRS_SHOWN: usize = 8;
 /// Training images whose nearest neighbours set the typical distance.
 const REFERENCE_IMAGES: usize = 1000;
 
-/// A features run folder as a feature space, after checking what it is.
-fn open_features_run(gpu: &Arc<Gpu>, dir: &Path) -> anyhow::Result<TrainedFeatures> {
-    let config = RunConfig::read(dir)?;
-    anyhow::ensure!(
-        config.model == FeatureNet::KIND,
-        "{} is a {} run, not a features run; make one with `pegasus train features --data ...`",
-        dir.display(),
-        config.model
-    );
-    let checkpoint = dir.join("checkpoint.safetensors");
-    anyhow::ensure!(
-        checkpoint.is_file(),
-        "{} has no checkpoint yet; train it first",
-        dir.display()
-    );
-    let net: FeatureNet = load_checkpoint(gpu, &config.settings(dir)?, &checkpoint)?;
+/// A features run folder as a feature space.
+fn open_features_space(gpu: &Arc<Gpu>, dir: &Path) -> anyhow::Result<TrainedFeatures> {
     Ok(TrainedFeatures {
-        net,
+        net: open_features_run(gpu, dir)?,
         name: format!("features run {}", dir.display()),
     })
 }
@@ -169,10 +155,10 @@ fn feature_space(
             let file = Path::new(&s["vgg16:".len()..]);
             Box::new(Vgg16::load(gpu, file).context("--features")?)
         }
-        Some(dir) => Box::new(open_features_run(gpu, Path::new(dir))?),
+        Some(dir) => Box::new(open_features_space(gpu, Path::new(dir))?),
         None => {
             let dir = newest_features_run(&run.dir, &run.config.data)?;
-            Box::new(open_features_run(gpu, &dir)?)
+            Box::new(open_features_space(gpu, &dir)?)
         }
     })
 }

@@ -24,7 +24,10 @@ use crate::nn::{Activation, BatchNorm, Conv2d, Flatten, Linear, Module, Sequenti
 use crate::ops::{ConvGeometry, Rng};
 use crate::optim::Adam;
 use crate::tensor::Tensor;
-use crate::train::{Kind, Model, batch_indices, batches_per_epoch, counter, networks_state};
+use crate::train::{
+    Kind, Model, RunConfig, batch_indices, batches_per_epoch, counter, load_checkpoint,
+    networks_state,
+};
 
 /// Everything a features run needs to be rebuilt exactly (under "features" in config.json).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -140,6 +143,14 @@ impl FeatureNet {
         });
         self.net.set_training(true);
         out
+    }
+
+    /// The activations after each convolution stage (BatchNorm and ReLU included), in
+    /// evaluation mode and differentiable: the blocks of a perceptual loss.
+    pub fn stage_features(&self, images: &Tensor) -> Vec<Tensor> {
+        self.net.set_training(false);
+        let taps: Vec<usize> = (0..STAGES).map(|stage| 3 * stage + 2).collect();
+        self.net.forward_features(images, &taps)
     }
 
     /// The class each image of `set` is given.
@@ -295,4 +306,24 @@ impl Kind for FeatureNet {
     fn batches_per_epoch(config: &FeaturesConfig) -> usize {
         batches_per_epoch(config.images, config.batch)
     }
+}
+
+/// The feature network of the features run at `dir`, its checkpoint restored.
+pub fn open_features_run(gpu: &Arc<Gpu>, dir: &Path) -> Result<FeatureNet> {
+    let config = RunConfig::read(dir)?;
+    if config.model != FeatureNet::KIND {
+        return Err(Error::Invalid(format!(
+            "{} is a {} run, not a features run; make one with `pegasus train features --data ...`",
+            dir.display(),
+            config.model
+        )));
+    }
+    let checkpoint = dir.join("checkpoint.safetensors");
+    if !checkpoint.is_file() {
+        return Err(Error::Invalid(format!(
+            "{} has no checkpoint yet; train it first",
+            dir.display()
+        )));
+    }
+    load_checkpoint(gpu, &config.settings(dir)?, &checkpoint)
 }

@@ -2,7 +2,7 @@
 //! generator and one learned latent per training image on the unit sphere, trained jointly on
 //! a reconstruction loss (the Laplacian-pyramid L1 by default).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use crate::gpu::Gpu;
 use crate::io::Checkpoint;
 use crate::io::image::Grid;
 use crate::latent::{GaussianFit, Path as LatentPath, encode, interpolate};
+use crate::models::features::{FeatureNet, open_features_run};
 use crate::models::generator::{Generator, GeneratorConfig};
 use crate::models::{LatentModel, in_batches, interpolation_ends, psnr_db, spread};
 use crate::nn::{Module, loss, prefixed};
@@ -32,6 +33,9 @@ pub enum Reconstruction {
     Laplacian,
     L1,
     L2,
+    /// Seed 004's perceptual loss: mean |x - y| plus, for each stage of a feature network,
+    /// the mean |phi(x) - phi(y)| of its activations.
+    Perceptual,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +63,9 @@ pub struct GloConfig {
     /// Seed 004's continuity term (absent in runs from before it).
     #[serde(default)]
     pub continuity: Option<Continuity>,
+    /// The features run whose network the perceptual loss measures with.
+    #[serde(default)]
+    pub perceptual_features: Option<PathBuf>,
 }
 
 /// Seed 004's continuity term: the loss becomes alpha x loss(G(z), x) + beta x
@@ -83,6 +90,8 @@ pub struct Glo {
     pub opt_generator: Adam,
     pub opt_latents: RowAdam,
     pub step: usize,
+    /// The frozen feature network of the perceptual loss.
+    perceptual: Option<FeatureNet>,
 }
 
 /// Latents from the principal components of the images (downsampled to at most 32 x 32 per
@@ -153,6 +162,27 @@ impl Glo {
             .project_to_sphere(1e-12);
         let opt_generator = Adam::single(generator.parameters(), config.lr_generator, 0.5, 0.999);
         let opt_latents = RowAdam::new(latents.clone(), config.lr_latent, 0.5, 0.999);
+        let perceptual = match (&config.loss, &config.perceptual_features) {
+            (Reconstruction::Perceptual, Some(dir)) => {
+                let net = open_features_run(gpu, dir)?;
+                let (c, s) = (net.config.channels, net.config.image_size);
+                if (c, s) != (config.generator.channels, config.generator.image_size) {
+                    return Err(Error::Invalid(format!(
+                        "{} measures {c} x {s} x {s} images but the generator makes {} x {}: train features on the same images",
+                        dir.display(),
+                        config.generator.channels,
+                        config.generator.image_size
+                    )));
+                }
+                Some(net)
+            }
+            (Reconstruction::Perceptual, None) => {
+                return Err(Error::Invalid(
+                    "the perceptual loss needs a features run (--features runs/NAME, made by `pegasus train features` on the same images)".into(),
+                ));
+            }
+            _ => None,
+        };
         Ok(Glo {
             config,
             generator,
@@ -160,6 +190,7 @@ impl Glo {
             opt_generator,
             opt_latents,
             step: 0,
+            perceptual,
         })
     }
 
@@ -183,6 +214,18 @@ impl Glo {
             ),
             Reconstruction::L1 => loss::l1(out, target),
             Reconstruction::L2 => loss::mse(out, target),
+            Reconstruction::Perceptual => {
+                let net = self
+                    .perceptual
+                    .as_ref()
+                    .expect("a perceptual GLO is built with its feature network");
+                let wanted = crate::autograd::no_grad(|| net.stage_features(target));
+                loss::l1(out, target).add(&loss::feature_distance(
+                    &net.stage_features(out),
+                    &wanted,
+                    false,
+                ))
+            }
         }
     }
 

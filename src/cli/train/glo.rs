@@ -19,6 +19,7 @@ Examples:
   pegasus train glo --data cifar10 --classes horse,bird --image-size 32 --ngf 32 --nz 100
   pegasus train glo --data stl10 --classes horse,bird --image-size 96 --ngf 96 --nz 100 --batch 16
   pegasus train glo --continuity 0.05 --run digits-continuity
+  pegasus train features && pegasus train glo --loss perceptual --features runs/features
   pegasus train glo --run digits-long --resume --steps 6000
   pegasus train glo --epochs 20 --run digits-20-epochs";
 
@@ -27,6 +28,9 @@ enum LossArg {
     Laplacian,
     L1,
     L2,
+    /// L1 plus the L1 distance of a feature network's stage activations (seed 004; needs
+    /// --features).
+    Perceptual,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -65,6 +69,10 @@ pub struct GloArgs {
     /// How the latents start.
     #[arg(long, value_enum, default_value_t = InitArg::Pca)]
     init: InitArg,
+    /// The features run (runs/NAME, `pegasus train features` on the same images) whose
+    /// network --loss perceptual measures with.
+    #[arg(long, value_name = "RUN")]
+    features: Option<std::path::PathBuf>,
     /// Seed 004's continuity term with noise of this standard deviation per latent value:
     /// the loss becomes --alpha x loss(G(z), x) + --beta x loss(G(z + eps), x).
     #[arg(long, value_name = "SIGMA")]
@@ -116,6 +124,10 @@ fn check_args(a: &GloArgs) -> anyhow::Result<()> {
         a.lr_generator > 0.0 && a.lr_latent > 0.0,
         "learning rates must be positive"
     );
+    anyhow::ensure!(
+        (a.loss == LossArg::Perceptual) == a.features.is_some(),
+        "--loss perceptual and --features go together: the perceptual loss measures with a features run (pegasus train features on the same images)"
+    );
     if let Some(sigma) = a.continuity {
         anyhow::ensure!(
             sigma.is_finite() && sigma > 0.0 && sigma <= 10.0,
@@ -162,6 +174,7 @@ fn settings(args: &GloArgs, data: &Split) -> anyhow::Result<GloConfig> {
             LossArg::Laplacian => Reconstruction::Laplacian,
             LossArg::L1 => Reconstruction::L1,
             LossArg::L2 => Reconstruction::L2,
+            LossArg::Perceptual => Reconstruction::Perceptual,
         },
         levels: args.levels,
         lap_weights: (!args.lap_weights.is_empty()).then(|| args.lap_weights.clone()),
@@ -171,6 +184,7 @@ fn settings(args: &GloArgs, data: &Split) -> anyhow::Result<GloConfig> {
             LatentInit::Normal
         },
         seed: args.seed,
+        perceptual_features: args.features.clone(),
         continuity: args.continuity.map(|sigma| Continuity {
             alpha: args.alpha,
             beta: args.beta,
