@@ -1274,6 +1274,31 @@ fn glann_and_encoder_learn_from_a_glo_run_resume_exactly_and_serve_sample_and_ev
     ];
     let (rows, _) = resumes_exactly(&dir, &glo_model, 8);
     assert!(rows[0].contains("shaken_loss"), "{rows:?}");
+    let staged = [
+        "train",
+        "glo",
+        "--classes",
+        "1,7",
+        "--limit",
+        "2000",
+        "--nz",
+        "8",
+        "--ngf",
+        "8",
+        "--batch",
+        "32",
+        "--stages",
+        "2",
+        "--stage-steps",
+        "3",
+        "--stage-clusters",
+        "2",
+        "--stage-images",
+        "10",
+    ];
+    let _ = std::fs::remove_dir_all(dir.join("runs/straight"));
+    let _ = std::fs::remove_dir_all(dir.join("runs/split"));
+    resumes_exactly(&dir, &staged, 8);
     let message = refused(&dir, &["train", "glo", "--continuity=-1", "--run", "bad"]);
     assert!(message.contains("--continuity"), "{message}");
 

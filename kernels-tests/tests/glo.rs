@@ -6,7 +6,8 @@ use pegasus::data::Dataset;
 use pegasus::latent::{GaussianFit, Path, between, interpolate, on_sphere, swap_blocks};
 use pegasus::models::features::open_features_run;
 use pegasus::models::generator::GeneratorConfig;
-use pegasus::models::glo::{Continuity, Glo, GloConfig, LatentInit, Reconstruction};
+use pegasus::models::glo::{Continuity, Glo, GloConfig, LatentInit, Reconstruction, Stages};
+use pegasus::nn::Module;
 use pegasus::train::{Model, load_checkpoint, save_checkpoint};
 use pegasus::{Rng, Tensor};
 
@@ -35,6 +36,7 @@ fn config(images: usize) -> GloConfig {
         seed: 11,
         continuity: None,
         perceptual_features: None,
+        stages: None,
     }
 }
 
@@ -273,4 +275,115 @@ fn the_perceptual_loss_is_l1_plus_the_l1_of_each_feature_stage() {
         "perceptual loss {got}, L1 + stage L1s {want}"
     );
     assert!(glo.reconstruction_loss(&x, &x).item().abs() < 1e-7);
+}
+
+#[test]
+fn a_staged_step_freezes_earlier_subsets_and_weights_the_two_losses() {
+    let set = digits(64);
+    // Subset 0: the first 32 images; subset 1: the rest. Steps 2 and 3 train subset 1.
+    let staged = |alpha, beta| GloConfig {
+        stages: Some(Stages {
+            subset_of: (0..64).map(|i| usize::from(i >= 32)).collect(),
+            subsets: 2,
+            stage_steps: 2,
+            alpha,
+            beta,
+        }),
+        batch: 16,
+        ..config(set.len())
+    };
+    let (alpha, beta) = (0.3, 2.0);
+    let glo = Glo::new(&gpu(), &set, staged(alpha, beta)).unwrap();
+    let (total, _, rows, z) = glo.step_loss(&set, 2);
+    assert!(
+        rows.iter().all(|&r| r >= 32),
+        "subset 1's rows only: {rows:?}"
+    );
+    let grads = total.backward();
+    // The same weights (same seed) with one term at a time.
+    let part = |a, b| {
+        let g = Glo::new(&gpu(), &set, staged(a, b)).unwrap();
+        let (l, _, _, z) = g.step_loss(&set, 2);
+        let grads = l.backward();
+        let generator: Vec<Vec<f32>> = g
+            .generator
+            .parameters()
+            .iter()
+            .map(|(_, p)| grads.get(p).unwrap().to_vec())
+            .collect();
+        (generator, grads.get(&z).unwrap().to_vec())
+    };
+    let (kept, kept_z) = part(1.0, 0.0);
+    let (current, current_z) = part(0.0, 1.0);
+    for (i, (name, p)) in glo.generator.parameters().iter().enumerate() {
+        let want: Vec<f64> = kept[i]
+            .iter()
+            .zip(&current[i])
+            .map(|(k, c)| alpha as f64 * *k as f64 + beta as f64 * *c as f64)
+            .collect();
+        kernels_tests::assert_close(name, &grads.get(p).unwrap().to_vec(), &want, 1e-6, 1e-4);
+    }
+    // The trained latents get only the current subset's gradient; the earlier subsets'
+    // latents are not on the tape at all.
+    assert!(
+        kept_z.iter().all(|&g| g == 0.0),
+        "frozen term moved a latent"
+    );
+    let want_z: Vec<f64> = current_z.iter().map(|g| beta as f64 * *g as f64).collect();
+    kernels_tests::assert_close(
+        "latents",
+        &grads.get(&z).unwrap().to_vec(),
+        &want_z,
+        1e-7,
+        1e-4,
+    );
+
+    // Training through the subset stage leaves subset 0's latents exactly as they were.
+    let mut trained = Glo::new(&gpu(), &set, staged(alpha, beta)).unwrap();
+    trained.fit_batch(&set);
+    trained.fit_batch(&set);
+    let first: Vec<usize> = (0..32).collect();
+    let before = trained.latents.gather_rows(&first).to_vec();
+    trained.fit_batch(&set);
+    trained.fit_batch(&set);
+    assert_eq!(trained.latents.gather_rows(&first).to_vec(), before);
+}
+
+#[test]
+fn staged_split_covers_every_image_once_and_its_first_subset_spans_the_digits() {
+    let all = Dataset::embedded().unwrap();
+    // Every 10th digit: the set is ordered by class, so the first images are all 0s.
+    let set = all.select(&(0..1000).map(|i| i * 10).collect::<Vec<_>>());
+    let features = pegasus::data::cluster::pixel_features(&gpu(), &set);
+    let subset_of = pegasus::data::cluster::staged_split(&features, 3, 10, 10, 20, 0);
+    assert_eq!(subset_of.len(), 1000);
+    let sizes: Vec<usize> = (0..3)
+        .map(|s| subset_of.iter().filter(|&&x| x == s).count())
+        .collect();
+    assert_eq!(
+        sizes,
+        [100, 100, 800],
+        "10 clusters x 10 images, twice, then the rest"
+    );
+    let labels = set.labels.as_ref().unwrap();
+    let classes = |s: usize| {
+        let mut seen: Vec<u16> = (0..1000)
+            .filter(|&i| subset_of[i] == s)
+            .map(|i| labels[i])
+            .collect();
+        seen.sort();
+        seen.dedup();
+        seen.len()
+    };
+    // The first 100 images in order would hold one digit; the chosen ones hold most.
+    assert!(
+        classes(0) >= 7,
+        "the first subset holds {} digits",
+        classes(0)
+    );
+    assert!(
+        classes(1) >= 7,
+        "the second subset holds {} digits",
+        classes(1)
+    );
 }

@@ -377,6 +377,7 @@ fn glo_through_the_harness_gives_the_metrics_it_gave_before() {
         seed: 0,
         continuity: None,
         perceptual_features: None,
+        stages: None,
     };
     let mut glo = Glo::new(&gpu, &set, config).unwrap();
     let mut by_hand = Vec::new();

@@ -298,3 +298,39 @@ pub fn pixel_features(gpu: &Arc<Gpu>, set: &super::Dataset) -> Tensor {
     let values: Vec<f32> = set.pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
     Tensor::from_slice(gpu, &values, &[set.len(), set.image_bytes()])
 }
+
+/// Seed 004's split of a training set into subsets that each cover the images: `subsets - 1`
+/// rounds of PCA (to `dims` values) and k-means (k = `clusters`) over the images not chosen
+/// yet, each round taking the `per_cluster` images nearest each centre; the images left
+/// form the last subset. Returns the subset of each row of `features` [N, D].
+pub fn staged_split(
+    features: &Tensor,
+    subsets: usize,
+    clusters: usize,
+    per_cluster: usize,
+    dims: usize,
+    seed: u64,
+) -> Vec<usize> {
+    let [n, d] = *features.dims() else {
+        panic!("staged_split expects [N, D], got {}", features.shape())
+    };
+    let last = subsets.max(1) - 1;
+    let mut subset_of = vec![last; n];
+    let mut left: Vec<usize> = (0..n).collect();
+    for round in 0..last {
+        if left.len() <= clusters {
+            break;
+        }
+        let rows = features.gather_rows(&left);
+        let p = pca(&rows, dims.min(d).min(left.len()), seed + round as u64);
+        let projected = p.project(&rows);
+        let fit = kmeans(&projected, clusters, 2, 20, seed + round as u64);
+        for members in fit.nearest(&projected, per_cluster) {
+            for i in members {
+                subset_of[left[i]] = round;
+            }
+        }
+        left.retain(|&i| subset_of[i] == last);
+    }
+    subset_of
+}

@@ -66,7 +66,43 @@ pub struct GloConfig {
     /// The features run whose network the perceptual loss measures with.
     #[serde(default)]
     pub perceptual_features: Option<PathBuf>,
+    /// Seed 004's incremental stages.
+    #[serde(default)]
+    pub stages: Option<Stages>,
 }
+
+/// Seed 004's incremental training: stage k < subsets trains on subset k alone (k = 0), or
+/// on alpha x the loss on a batch of the earlier subsets, their latents frozen, + beta x the
+/// loss on subset k (k > 0), `stage_steps` steps each; then every image to the end of the
+/// run (with the continuity term when it is set).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stages {
+    /// The subset of each training image (`pegasus::data::cluster::staged_split`).
+    pub subset_of: Vec<usize>,
+    pub subsets: usize,
+    pub stage_steps: usize,
+    pub alpha: f32,
+    pub beta: f32,
+}
+
+impl Stages {
+    /// The subset stage `step` falls in and the step within it, or None in the final stage.
+    pub fn at(&self, step: usize) -> Option<(usize, usize)> {
+        let stage = step / self.stage_steps.max(1);
+        (stage < self.subsets).then_some((stage, step % self.stage_steps.max(1)))
+    }
+
+    /// Training images of the subsets in `range`, in index order.
+    pub fn members(&self, range: std::ops::Range<usize>) -> Vec<usize> {
+        (0..self.subset_of.len())
+            .filter(|&i| range.contains(&self.subset_of[i]))
+            .collect()
+    }
+}
+
+/// Streams of the staged batch orders (mixed into the run's seed), one per kind of batch.
+const CURRENT_SUBSET_STREAM: u64 = 0x4355_5252;
+const EARLIER_SUBSETS_STREAM: u64 = 0x5052_4556;
 
 /// Seed 004's continuity term: the loss becomes alpha x loss(G(z), x) + beta x
 /// loss(G(z + eps), x) with eps ~ N(0, sigma^2 I), z + eps put back onto the sphere, so
@@ -246,23 +282,88 @@ impl Glo {
         rng.normal(self.latents.gpu(), &[rows, nz], 0.0, sigma)
     }
 
-    /// One step as `train_step`; with the continuity term, also returns the loss on the
-    /// shaken latents.
-    pub fn fit_batch(&mut self, set: &Dataset) -> (Tensor, Option<Tensor>) {
-        let indices = self.batch_indices(self.step);
-        let images = set.batch(self.latents.gpu(), &indices);
-        self.generator.set_training(true);
+    /// `batch` of `members` for step `step` of a stage: epoch by epoch a fresh permutation of
+    /// the members from (seed ^ stream, epoch).
+    fn members_batch(&self, members: &[usize], stream: u64, step: usize) -> Vec<usize> {
+        crate::train::batch_indices(
+            self.config.seed ^ stream,
+            members.len(),
+            self.config.batch,
+            step,
+        )
+        .into_iter()
+        .map(|i| members[i])
+        .collect()
+    }
+
+    /// The loss of step `step` and the rows of the latents it trains, built on the tape but
+    /// not stepped: in a subset stage, the staged loss (earlier subsets' latents enter as
+    /// constants, so they receive no gradient); otherwise every image, with the continuity
+    /// term when it is set. Returns (loss, shaken-latent loss, trained rows, their tracked
+    /// latents).
+    pub fn step_loss(
+        &self,
+        set: &Dataset,
+        step: usize,
+    ) -> (Tensor, Option<Tensor>, Vec<usize>, Tensor) {
+        let gpu = self.latents.gpu();
+        let staged = self
+            .config
+            .stages
+            .as_ref()
+            .and_then(|s| Some((s, s.at(step)?)));
+        let indices = match staged {
+            Some((stages, (subset, within))) => self.members_batch(
+                &stages.members(subset..subset + 1),
+                CURRENT_SUBSET_STREAM,
+                within,
+            ),
+            None => self.batch_indices(step),
+        };
+        let images = set.batch(gpu, &indices);
         // The batch's latents as a leaf of the tape: their gradient feeds the row-sparse Adam.
         let z = self.latents.gather_rows(&indices).track();
         let mut l = self.reconstruction_loss(&self.generator.forward(&z), &images);
-        let mut shaken_loss = None;
-        if let Some(c) = self.config.continuity {
-            let eps = self.continuity_noise(self.step, indices.len(), c.sigma);
+        let shake = |c: &Continuity| {
+            let eps = self.continuity_noise(step, indices.len(), c.sigma);
             let shaken = z.add(&eps).project_to_sphere(1e-12);
-            let term = self.reconstruction_loss(&self.generator.forward(&shaken), &images);
-            l = l.scale(c.alpha).add(&term.scale(c.beta));
-            shaken_loss = Some(term.detach());
+            self.reconstruction_loss(&self.generator.forward(&shaken), &images)
+        };
+        let mut shaken_loss = None;
+        match staged {
+            Some((stages, (subset, within))) if subset > 0 => {
+                let earlier =
+                    self.members_batch(&stages.members(0..subset), EARLIER_SUBSETS_STREAM, within);
+                let frozen = self.latents.gather_rows(&earlier);
+                let kept = self.reconstruction_loss(
+                    &self.generator.forward(&frozen),
+                    &set.batch(gpu, &earlier),
+                );
+                l = kept.scale(stages.alpha).add(&l.scale(stages.beta));
+            }
+            Some(_) => {}
+            None => {
+                if let Some(c) = &self.config.continuity {
+                    let term = shake(c);
+                    l = l.scale(c.alpha).add(&term.scale(c.beta));
+                    shaken_loss = Some(term.detach());
+                }
+            }
         }
+        if staged.is_some()
+            && let Some(c) = &self.config.continuity
+        {
+            // Trained only in the final stage, but followed in metrics.csv throughout.
+            shaken_loss = Some(crate::autograd::no_grad(|| shake(c)));
+        }
+        (l, shaken_loss, indices, z)
+    }
+
+    /// One step as `train_step`; with the continuity term, also returns the loss on the
+    /// shaken latents.
+    pub fn fit_batch(&mut self, set: &Dataset) -> (Tensor, Option<Tensor>) {
+        self.generator.set_training(true);
+        let (l, shaken_loss, indices, z) = self.step_loss(set, self.step);
         let grads = l.backward();
         self.opt_generator.step(&grads);
         if let Some(gz) = grads.get(&z) {

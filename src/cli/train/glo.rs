@@ -6,7 +6,11 @@ use super::{RunArgs, train_kind};
 use crate::data::Split;
 use crate::gpu::Gpu;
 use crate::models::generator::GeneratorConfig;
-use crate::models::glo::{Continuity, Glo, GloConfig, LatentInit, Reconstruction};
+use std::sync::Arc;
+
+use crate::data::Dataset;
+use crate::data::cluster::{pixel_features, staged_split};
+use crate::models::glo::{Continuity, Glo, GloConfig, LatentInit, Reconstruction, Stages};
 
 pub const EXAMPLES: &str =
     "Writes runs/NAME/: config.json, metrics.csv (step, loss, reconstruction PSNR), loss.png,
@@ -19,6 +23,7 @@ Examples:
   pegasus train glo --data cifar10 --classes horse,bird --image-size 32 --ngf 32 --nz 100
   pegasus train glo --data stl10 --classes horse,bird --image-size 96 --ngf 96 --nz 100 --batch 16
   pegasus train glo --continuity 0.05 --run digits-continuity
+  pegasus train glo --stages 3 --stage-steps 300 --steps 2400 --run digits-stages
   pegasus train features && pegasus train glo --loss perceptual --features runs/features
   pegasus train glo --run digits-long --resume --steps 6000
   pegasus train glo --epochs 20 --run digits-20-epochs";
@@ -77,12 +82,28 @@ pub struct GloArgs {
     /// the loss becomes --alpha x loss(G(z), x) + --beta x loss(G(z + eps), x).
     #[arg(long, value_name = "SIGMA")]
     continuity: Option<f32>,
-    /// Weight of the loss on the learned latents (with --continuity).
-    #[arg(long, default_value_t = 1.0, requires = "continuity")]
+    /// Weight of the loss on the learned latents (--continuity), or on the earlier subsets
+    /// (--stages).
+    #[arg(long, default_value_t = 1.0)]
     alpha: f32,
-    /// Weight of the loss on the shaken latents (with --continuity).
-    #[arg(long, default_value_t = 1.0, requires = "continuity")]
+    /// Weight of the loss on the shaken latents (--continuity), or on the current subset
+    /// (--stages).
+    #[arg(long, default_value_t = 1.0)]
     beta: f32,
+    /// Seed 004's incremental training over N subsets chosen by PCA + k-means of the pixels
+    /// (each of the first N - 1 the images nearest each k-means centre among those left, the
+    /// last the rest), --stage-steps each, then every image to the end of the run.
+    #[arg(long, value_name = "N")]
+    stages: Option<usize>,
+    /// Steps of each subset stage.
+    #[arg(long, default_value_t = 300)]
+    stage_steps: usize,
+    /// k-means clusters when choosing a subset for --stages.
+    #[arg(long, default_value_t = 10)]
+    stage_clusters: usize,
+    /// Images taken nearest each cluster's centre for a subset of --stages.
+    #[arg(long, default_value_t = 50)]
+    stage_images: usize,
     /// Hold back every N-th image (or the source's test split) from training, for the
     /// held-out figures of `pegasus eval`; 0 trains on every image.
     #[arg(long, default_value_t = 20)]
@@ -98,7 +119,13 @@ pub fn train(
 ) -> anyhow::Result<()> {
     check_args(args)?;
     let hold_out = (args.holdout_every > 0).then_some(args.holdout_every);
-    train_kind::<Glo>(&args.run, open_gpu, hold_out, |data| settings(args, data))
+    train_kind::<Glo>(&args.run, &open_gpu, hold_out, |data| {
+        let mut config = settings(args, data)?;
+        if let Some(subsets) = args.stages {
+            config.stages = Some(staged(args, subsets, &data.train, &open_gpu()?));
+        }
+        Ok(config)
+    })
 }
 
 fn check_args(a: &GloArgs) -> anyhow::Result<()> {
@@ -146,6 +173,25 @@ fn check_args(a: &GloArgs) -> anyhow::Result<()> {
 }
 
 /// GLO's settings for a new run on `data`.
+/// The staged training's subsets of `set` (PCA to 50 values of the pixels, k-means).
+fn staged(args: &GloArgs, subsets: usize, set: &Dataset, gpu: &Arc<Gpu>) -> Stages {
+    let features = pixel_features(gpu, set);
+    Stages {
+        subset_of: staged_split(
+            &features,
+            subsets,
+            args.stage_clusters,
+            args.stage_images,
+            50,
+            args.seed,
+        ),
+        subsets,
+        stage_steps: args.stage_steps,
+        alpha: args.alpha,
+        beta: args.beta,
+    }
+}
+
 fn settings(args: &GloArgs, data: &Split) -> anyhow::Result<GloConfig> {
     let set = &data.train;
     anyhow::ensure!(
@@ -185,6 +231,7 @@ fn settings(args: &GloArgs, data: &Split) -> anyhow::Result<GloConfig> {
         },
         seed: args.seed,
         perceptual_features: args.features.clone(),
+        stages: None,
         continuity: args.continuity.map(|sigma| Continuity {
             alpha: args.alpha,
             beta: args.beta,
