@@ -1096,6 +1096,27 @@ fn copy_run(from: &Path, to: &Path) {
     }
 }
 
+/// `pegasus eval` of `run` on a few images with `options`; returns its eval.json.
+fn quick_eval(dir: &Path, run: &str, options: &[&str]) -> String {
+    let quick = [
+        "--images",
+        "32",
+        "--recon-images",
+        "4",
+        "--fit-steps",
+        "2",
+        "--pairs",
+        "1",
+        "--frames",
+        "3",
+    ];
+    succeeds(
+        dir,
+        &[&["eval", "--run", run][..], &quick, options].concat(),
+    );
+    std::fs::read_to_string(dir.join(run).join("eval.json")).unwrap()
+}
+
 /// Trains `kind` (a model that learns from a GLO run: glann, encoder) on runs/glo for 8
 /// steps, and on a copy of it for 4 steps resumed to 8; both must end alike. Returns what the
 /// straight run printed.
@@ -1184,27 +1205,7 @@ fn glann_and_encoder_learn_from_a_glo_run_resume_exactly_and_serve_sample_and_ev
         ],
     );
     for (prior, drawn_from) in [("glann", "GLANN"), ("own", "Gaussian")] {
-        succeeds(
-            &dir,
-            &[
-                "eval",
-                "--run",
-                "runs/glo",
-                "--prior",
-                prior,
-                "--images",
-                "32",
-                "--recon-images",
-                "4",
-                "--fit-steps",
-                "2",
-                "--pairs",
-                "1",
-                "--frames",
-                "3",
-            ],
-        );
-        let report = std::fs::read_to_string(glo.join("eval.json")).unwrap();
+        let report = quick_eval(&dir, "runs/glo", &["--prior", prior]);
         assert!(report.contains(drawn_from), "--prior {prior}: {report}");
     }
 
@@ -1216,27 +1217,7 @@ fn glann_and_encoder_learn_from_a_glo_run_resume_exactly_and_serve_sample_and_ev
     );
     png_size(&glo.join("encoder/heldout_reconstructions.png"));
     for (latents, encoded_by) in [("auto", "encoder"), ("fit", "optimising")] {
-        succeeds(
-            &dir,
-            &[
-                "eval",
-                "--run",
-                "runs/glo",
-                "--latents",
-                latents,
-                "--images",
-                "32",
-                "--recon-images",
-                "4",
-                "--fit-steps",
-                "2",
-                "--pairs",
-                "1",
-                "--frames",
-                "3",
-            ],
-        );
-        let report = std::fs::read_to_string(glo.join("eval.json")).unwrap();
+        let report = quick_eval(&dir, "runs/glo", &["--latents", latents]);
         assert!(report.contains(encoded_by), "--latents {latents}: {report}");
     }
     let interpolated = succeeds(
