@@ -1058,6 +1058,25 @@ fn features_eval_report_and_compare() {
         .concat(),
     );
     assert!(said.contains("finished at step 4"), "{said}");
+    let perceptual = [
+        "train",
+        "glo",
+        "--classes",
+        "1,7",
+        "--limit",
+        "2000",
+        "--nz",
+        "8",
+        "--ngf",
+        "8",
+        "--batch",
+        "32",
+        "--loss",
+        "perceptual",
+        "--features",
+        "runs/features",
+    ];
+    resumes_exactly(&dir, &perceptual, 8);
     let message = refused(
         &dir,
         &[TINY, &["--loss", "perceptual", "--run", "p2"]].concat(),
