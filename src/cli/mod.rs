@@ -21,7 +21,7 @@ use crate::gpu::{AdapterChoice, Gpu};
     name = "pegasus",
     version,
     about = "Train and explore generative image models (GLO, VAE, VAE-GAN, CPPN-GAN) on any GPU",
-    after_help = "Examples:\n  pegasus train glo\n  pegasus train vae\n  pegasus sample --run runs/glo --n 64\n  pegasus interpolate --run runs/glo --from 3 --to 4010\n  pegasus train features\n  pegasus eval --run runs/glo\n  pegasus report --run runs/glo\n  pegasus devices\n  pegasus bench matmul --size 1024,1024,1024"
+    after_help = "Examples:\n  pegasus train glo\n  pegasus train vae\n  pegasus sample --run runs/glo --n 64\n  pegasus interpolate --run runs/glo --from 3 --to 4010\n  pegasus train glann --run runs/glo\n  pegasus train features\n  pegasus eval --run runs/glo\n  pegasus report --run runs/glo\n  pegasus devices\n  pegasus bench matmul --size 1024,1024,1024"
 )]
 struct Cli {
     /// Adapter to run on: an index from `pegasus devices` or part of its name. Overrides the
