@@ -152,8 +152,12 @@ fn feature_space(
 ) -> anyhow::Result<Box<dyn FeatureSpace>> {
     Ok(match spec {
         Some(s) if s.starts_with("vgg16:") => {
-            let file = Path::new(&s["vgg16:".len()..]);
-            Box::new(Vgg16::load(gpu, file).context("--features")?)
+            let file = &s["vgg16:".len()..];
+            anyhow::ensure!(
+                !file.is_empty(),
+                "--features vgg16:FILE needs the safetensors file of torchvision's VGG16 after the colon"
+            );
+            Box::new(Vgg16::load(gpu, Path::new(file)).context("--features")?)
         }
         Some(dir) => Box::new(open_features_space(gpu, Path::new(dir))?),
         None => {
