@@ -387,3 +387,29 @@ fn staged_split_covers_every_image_once_and_its_first_subset_spans_the_digits() 
         classes(1)
     );
 }
+
+#[test]
+fn pixel_pca_features_project_every_slice_of_a_large_set_alike() {
+    let mut inputs = kernels_tests::Inputs::new(61);
+    let n = 12_000;
+    let mut pixels: Vec<u8> = (0..n * 16)
+        .map(|_| inputs.uniform(0.0, 256.0) as u8)
+        .collect();
+    // Image 10,005 (past the first slice of 10,000) is a copy of image 5.
+    let copy: Vec<u8> = pixels[5 * 16..6 * 16].to_vec();
+    pixels[10_005 * 16..10_006 * 16].copy_from_slice(&copy);
+    let set = Dataset {
+        name: "noise".into(),
+        channels: 1,
+        height: 4,
+        width: 4,
+        pixels,
+        labels: None,
+        class_names: Vec::new(),
+    };
+    let features = pegasus::data::cluster::pixel_pca_features(&gpu(), &set, 8, 0);
+    assert_eq!(features.dims(), &[n, 8]);
+    let values = features.to_vec();
+    assert!(values.iter().all(|v| v.is_finite()));
+    assert_eq!(values[5 * 8..6 * 8], values[10_005 * 8..10_006 * 8]);
+}

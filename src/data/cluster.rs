@@ -334,3 +334,32 @@ pub fn staged_split(
     }
     subset_of
 }
+
+/// Images the pixel PCA is fitted on, and projected at once (10,000 CIFAR images stay under
+/// the 128 MiB a kernel can bind on most adapters).
+const PCA_ROWS: usize = 10_000;
+
+/// The images' pixels (downsampled to 32 x 32 first when larger) projected onto their top
+/// `dims` principal components, [N, dims]: the PCA fitted on the first 10,000 images, the
+/// projection a slice at a time, so any number of images fits the adapter's bindings.
+pub fn pixel_pca_features(gpu: &Arc<Gpu>, set: &super::Dataset, dims: usize, seed: u64) -> Tensor {
+    let small = if set.height > 32 {
+        set.resized(32, 32)
+    } else {
+        set.clone()
+    };
+    let fit_rows = small.len().min(PCA_ROWS);
+    let fit_set = small.select(&(0..fit_rows).collect::<Vec<_>>());
+    let features = pixel_features(gpu, &fit_set);
+    let dims = dims.min(features.dims()[1]).min(fit_rows);
+    let p = pca(&features, dims, seed);
+    let mut out = Vec::with_capacity(small.len() * dims);
+    for start in (0..small.len()).step_by(fit_rows) {
+        let rows: Vec<usize> = (start..(start + fit_rows).min(small.len())).collect();
+        out.extend(
+            p.project(&pixel_features(gpu, &small.select(&rows)))
+                .to_vec(),
+        );
+    }
+    Tensor::from_slice(gpu, &out, &[small.len(), dims])
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::cluster::{pca, pixel_features};
+use crate::data::cluster::pixel_pca_features;
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
@@ -133,29 +133,15 @@ pub struct Glo {
 /// Latents from the principal components of the images (downsampled to at most 32 x 32 per
 /// channel so the PCA fits on any adapter), one row per image, on the unit sphere.
 fn pca_latents(gpu: &Arc<Gpu>, set: &Dataset, nz: usize, seed: u64) -> Vec<f32> {
-    let small = if set.height > 32 {
-        set.resized(32, 32)
-    } else {
-        set.clone()
-    };
-    let fit_rows = small.len().min(10_000);
-    let fit_set = small.select(&(0..fit_rows).collect::<Vec<_>>());
-    let features = pixel_features(gpu, &fit_set);
-    let dims = nz.min(features.dims()[1]).min(fit_rows);
-    let p = pca(&features, dims, seed);
+    let projected = pixel_pca_features(gpu, set, nz, seed);
+    let dims = projected.dims()[1];
     let mut out = Vec::with_capacity(set.len() * nz);
-    for start in (0..small.len()).step_by(fit_rows) {
-        let chunk = small.select(&(start..(start + fit_rows).min(small.len())).collect::<Vec<_>>());
-        let projected = p.project(&pixel_features(gpu, &chunk)).to_vec();
-        for row in projected.chunks(dims) {
-            let mut z = row.to_vec();
-            // Dimensions past the PCA's rank start as small noise.
-            let mut noise = HostRng::new(seed, (start + out.len() / nz) as u64);
-            z.extend(
-                (dims..nz).map(|_| (noise.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 1e-3),
-            );
-            out.extend(crate::latent::on_sphere(&z));
-        }
+    for (i, row) in projected.to_vec().chunks(dims).enumerate() {
+        let mut z = row.to_vec();
+        // Dimensions past the PCA's rank start as small noise.
+        let mut noise = HostRng::new(seed, i as u64);
+        z.extend((dims..nz).map(|_| (noise.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 1e-3));
+        out.extend(crate::latent::on_sphere(&z));
     }
     out
 }

@@ -9,7 +9,7 @@ use crate::models::generator::GeneratorConfig;
 use std::sync::Arc;
 
 use crate::data::Dataset;
-use crate::data::cluster::{pixel_features, staged_split};
+use crate::data::cluster::{pixel_pca_features, staged_split};
 use crate::models::glo::{Continuity, Glo, GloConfig, LatentInit, Reconstruction, Stages};
 
 pub const EXAMPLES: &str =
@@ -175,7 +175,7 @@ fn check_args(a: &GloArgs) -> anyhow::Result<()> {
 /// GLO's settings for a new run on `data`.
 /// The staged training's subsets of `set` (PCA to 50 values of the pixels, k-means).
 fn staged(args: &GloArgs, subsets: usize, set: &Dataset, gpu: &Arc<Gpu>) -> Stages {
-    let features = pixel_features(gpu, set);
+    let features = pixel_pca_features(gpu, set, 50, args.seed);
     Stages {
         subset_of: staged_split(
             &features,
