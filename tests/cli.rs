@@ -82,6 +82,22 @@ fn metrics_steps(run: &Path) -> Vec<usize> {
         .collect()
 }
 
+/// The tiny GLO of these tests, without its schedule.
+const GLO_MODEL: &[&str] = &[
+    "train",
+    "glo",
+    "--classes",
+    "1,7",
+    "--limit",
+    "2000",
+    "--nz",
+    "8",
+    "--ngf",
+    "8",
+    "--batch",
+    "32",
+];
+
 const TINY: &[&str] = &[
     "train",
     "glo",
@@ -1059,23 +1075,10 @@ fn features_eval_report_and_compare() {
     );
     assert!(said.contains("finished at step 4"), "{said}");
     let perceptual = [
-        "train",
-        "glo",
-        "--classes",
-        "1,7",
-        "--limit",
-        "2000",
-        "--nz",
-        "8",
-        "--ngf",
-        "8",
-        "--batch",
-        "32",
-        "--loss",
-        "perceptual",
-        "--features",
-        "runs/features",
-    ];
+        GLO_MODEL,
+        &["--loss", "perceptual", "--features", "runs/features"],
+    ]
+    .concat();
     resumes_exactly(&dir, &perceptual, 8);
     let message = refused(
         &dir,
@@ -1254,48 +1257,23 @@ fn glann_and_encoder_learn_from_a_glo_run_resume_exactly_and_serve_sample_and_ev
     assert!(interpolated.contains("interpolate"), "{interpolated}");
 
     // Seed 004's continuity term resumes exactly too (its noise is drawn per step).
-    let glo_model = [
-        "train",
-        "glo",
-        "--classes",
-        "1,7",
-        "--limit",
-        "2000",
-        "--nz",
-        "8",
-        "--ngf",
-        "8",
-        "--batch",
-        "32",
-        "--continuity",
-        "0.05",
-        "--beta",
-        "0.5",
-    ];
+    let glo_model = [GLO_MODEL, &["--continuity", "0.05", "--beta", "0.5"]].concat();
     let (rows, _) = resumes_exactly(&dir, &glo_model, 8);
     assert!(rows[0].contains("shaken_loss"), "{rows:?}");
     let staged = [
-        "train",
-        "glo",
-        "--classes",
-        "1,7",
-        "--limit",
-        "2000",
-        "--nz",
-        "8",
-        "--ngf",
-        "8",
-        "--batch",
-        "32",
-        "--stages",
-        "2",
-        "--stage-steps",
-        "3",
-        "--stage-clusters",
-        "2",
-        "--stage-images",
-        "10",
-    ];
+        GLO_MODEL,
+        &[
+            "--stages",
+            "2",
+            "--stage-steps",
+            "3",
+            "--stage-clusters",
+            "2",
+            "--stage-images",
+            "10",
+        ],
+    ]
+    .concat();
     let _ = std::fs::remove_dir_all(dir.join("runs/straight"));
     let _ = std::fs::remove_dir_all(dir.join("runs/split"));
     resumes_exactly(&dir, &staged, 8);
