@@ -115,3 +115,59 @@ fn vgg16_refuses_a_file_without_a_layer_naming_it() {
         "{message}"
     );
 }
+
+#[test]
+fn glo_perceptual_loss_with_vgg16_is_l1_plus_the_l1_of_each_block() {
+    use pegasus::models::generator::GeneratorConfig;
+    use pegasus::models::glo::{Glo, GloConfig, LatentInit, Reconstruction};
+    let g = gpu();
+    let dir = temp_dir("vgg16-perceptual");
+    let file = dir.join("vgg16.safetensors");
+    formula_checkpoint(None).save(&file).expect("save");
+    let set = pegasus::data::Dataset::embedded()
+        .unwrap()
+        .select(&(0..16).map(|i| i * 600).collect::<Vec<_>>());
+    let config = GloConfig {
+        generator: GeneratorConfig {
+            image_size: 28,
+            channels: 1,
+            nz: 8,
+            ngf: 8,
+        },
+        images: set.len(),
+        batch: 8,
+        lr_generator: 1e-3,
+        lr_latent: 1e-2,
+        loss: Reconstruction::Perceptual,
+        levels: 3,
+        lap_weights: None,
+        init: LatentInit::Pca,
+        seed: 0,
+        continuity: None,
+        perceptual_features: Some(format!("vgg16:{}", file.display()).into()),
+        stages: None,
+    };
+    let glo = Glo::new(&g, &set, config).unwrap();
+    let x = set.batch(&g, &(0..4).collect::<Vec<_>>());
+    let y = set.batch(&g, &(4..8).collect::<Vec<_>>());
+    let vgg = Vgg16::load(&g, &file).unwrap();
+    let mean_abs = |a: &Tensor, b: &Tensor| -> f64 {
+        let (a, b) = (a.to_vec(), b.to_vec());
+        a.iter()
+            .zip(&b)
+            .map(|(p, q)| (p - q).abs() as f64)
+            .sum::<f64>()
+            / a.len() as f64
+    };
+    let (fx, fy) = (
+        vgg.block_features(&x).unwrap(),
+        vgg.block_features(&y).unwrap(),
+    );
+    assert_eq!(fx.len(), 5, "five blocks");
+    let want = mean_abs(&x, &y) + fx.iter().zip(&fy).map(|(a, b)| mean_abs(a, b)).sum::<f64>();
+    let got = glo.reconstruction_loss(&x, &y).item() as f64;
+    assert!(
+        (got - want).abs() < 1e-4 * want,
+        "perceptual loss {got}, L1 + VGG16 block L1s {want}"
+    );
+}

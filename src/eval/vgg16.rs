@@ -51,6 +51,8 @@ pub struct Vgg16 {
     gpu: Arc<Gpu>,
     /// Layer indices as torchvision's `features` Sequential, so parameter names match.
     features: Sequential,
+    /// Indices of its max poolings (torchvision's 4, 9, 16, 23, 30): the ends of the blocks.
+    pools: Vec<usize>,
     name: String,
 }
 
@@ -61,9 +63,11 @@ impl Vgg16 {
         let mut rng = Rng::new(0);
         let mut features = Sequential::default();
         let mut cin = 3;
+        let mut pools = Vec::new();
         for width in LAYOUT {
             if width == 0 {
                 features.push(MaxPool2x2);
+                pools.push(features.layers.len() - 1);
             } else {
                 let same = ConvGeometry::new(1, 1);
                 features.push(Conv2d::new(gpu, &mut rng, cin, width, 3, same, true));
@@ -86,8 +90,17 @@ impl Vgg16 {
         Ok(Vgg16 {
             gpu: gpu.clone(),
             features,
+            pools,
             name: format!("vgg16:{}", path.display()),
         })
+    }
+
+    /// The output of each of the five blocks (after its max pooling) for images in
+    /// [-1, 1], differentiable: the blocks of a perceptual loss.
+    pub fn block_features(&self, images: &Tensor) -> Result<Vec<Tensor>> {
+        Ok(self
+            .features
+            .forward_features(&self.prepared(images)?, &self.pools))
     }
 
     /// Images in [-1, 1] as the network was trained to see them: 3 channels, [0, 1],

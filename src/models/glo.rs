@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::cluster::pixel_pca_features;
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
+use crate::eval::vgg16::Vgg16;
 use crate::gpu::Gpu;
 use crate::io::Checkpoint;
 use crate::io::image::Grid;
@@ -114,6 +115,44 @@ pub struct Continuity {
     pub sigma: f32,
 }
 
+/// The network whose stage activations the perceptual loss compares: a features run's, or
+/// torchvision's VGG16 (its five blocks) given as `vgg16:FILE`.
+enum PerceptualNet {
+    Trained(FeatureNet),
+    Vgg16(Vgg16),
+}
+
+impl PerceptualNet {
+    fn open(gpu: &Arc<Gpu>, spec: &Path, channels: usize, side: usize) -> Result<PerceptualNet> {
+        if let Some(file) = spec.to_str().and_then(|s| s.strip_prefix("vgg16:")) {
+            if channels != 1 && channels != 3 {
+                return Err(Error::Invalid(format!(
+                    "VGG16 measures grey or RGB images, not {channels} channels"
+                )));
+            }
+            return Ok(PerceptualNet::Vgg16(Vgg16::load(gpu, Path::new(file))?));
+        }
+        let net = open_features_run(gpu, spec)?;
+        let (c, s) = (net.config.channels, net.config.image_size);
+        if (c, s) != (channels, side) {
+            return Err(Error::Invalid(format!(
+                "{} measures {c} x {s} x {s} images but the generator makes {channels} x {side}: train features on the same images",
+                spec.display()
+            )));
+        }
+        Ok(PerceptualNet::Trained(net))
+    }
+
+    fn stages(&self, images: &Tensor) -> Vec<Tensor> {
+        match self {
+            PerceptualNet::Trained(net) => net.stage_features(images),
+            PerceptualNet::Vgg16(vgg) => vgg
+                .block_features(images)
+                .expect("the generator's images are grey or RGB"),
+        }
+    }
+}
+
 /// Stream of the continuity term's noise (mixed into the run's seed).
 const CONTINUITY_STREAM: u64 = 0x434f_4e54;
 
@@ -127,7 +166,7 @@ pub struct Glo {
     pub opt_latents: RowAdam,
     pub step: usize,
     /// The frozen feature network of the perceptual loss.
-    perceptual: Option<FeatureNet>,
+    perceptual: Option<PerceptualNet>,
 }
 
 /// Latents from the principal components of the images (downsampled to at most 32 x 32 per
@@ -185,22 +224,15 @@ impl Glo {
         let opt_generator = Adam::single(generator.parameters(), config.lr_generator, 0.5, 0.999);
         let opt_latents = RowAdam::new(latents.clone(), config.lr_latent, 0.5, 0.999);
         let perceptual = match (&config.loss, &config.perceptual_features) {
-            (Reconstruction::Perceptual, Some(dir)) => {
-                let net = open_features_run(gpu, dir)?;
-                let (c, s) = (net.config.channels, net.config.image_size);
-                if (c, s) != (config.generator.channels, config.generator.image_size) {
-                    return Err(Error::Invalid(format!(
-                        "{} measures {c} x {s} x {s} images but the generator makes {} x {}: train features on the same images",
-                        dir.display(),
-                        config.generator.channels,
-                        config.generator.image_size
-                    )));
-                }
-                Some(net)
-            }
+            (Reconstruction::Perceptual, Some(spec)) => Some(PerceptualNet::open(
+                gpu,
+                spec,
+                config.generator.channels,
+                config.generator.image_size,
+            )?),
             (Reconstruction::Perceptual, None) => {
                 return Err(Error::Invalid(
-                    "the perceptual loss needs a features run (--features runs/NAME, made by `pegasus train features` on the same images)".into(),
+                    "the perceptual loss needs a features run (--features runs/NAME, made by `pegasus train features` on the same images) or --features vgg16:FILE".into(),
                 ));
             }
             _ => None,
@@ -241,12 +273,8 @@ impl Glo {
                     .perceptual
                     .as_ref()
                     .expect("a perceptual GLO is built with its feature network");
-                let wanted = crate::autograd::no_grad(|| net.stage_features(target));
-                loss::l1(out, target).add(&loss::feature_distance(
-                    &net.stage_features(out),
-                    &wanted,
-                    false,
-                ))
+                let wanted = crate::autograd::no_grad(|| net.stages(target));
+                loss::l1(out, target).add(&loss::feature_distance(&net.stages(out), &wanted, false))
             }
         }
     }

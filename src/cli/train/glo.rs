@@ -74,8 +74,8 @@ pub struct GloArgs {
     /// How the latents start.
     #[arg(long, value_enum, default_value_t = InitArg::Pca)]
     init: InitArg,
-    /// The features run (runs/NAME, `pegasus train features` on the same images) whose
-    /// network --loss perceptual measures with.
+    /// The network --loss perceptual measures with: a features run (runs/NAME, `pegasus
+    /// train features` on the same images) or torchvision's VGG16 as vgg16:FILE.
     #[arg(long, value_name = "RUN")]
     features: Option<std::path::PathBuf>,
     /// Seed 004's continuity term with noise of this standard deviation per latent value:
