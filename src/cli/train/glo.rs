@@ -119,10 +119,19 @@ pub fn train(
 ) -> anyhow::Result<()> {
     check_args(args)?;
     let hold_out = (args.holdout_every > 0).then_some(args.holdout_every);
-    train_kind::<Glo>(&args.run, &open_gpu, hold_out, |data| {
+    // Choosing --stages' subsets needs the adapter before the run is built: both use one.
+    let opened = std::cell::OnceCell::new();
+    let adapter = || -> anyhow::Result<Arc<Gpu>> {
+        if let Some(gpu) = opened.get() {
+            return Ok(Arc::clone(gpu));
+        }
+        let gpu = open_gpu()?;
+        Ok(Arc::clone(opened.get_or_init(|| gpu)))
+    };
+    train_kind::<Glo>(&args.run, &adapter, hold_out, |data| {
         let mut config = settings(args, data)?;
         if let Some(subsets) = args.stages {
-            config.stages = Some(staged(args, subsets, &data.train, &open_gpu()?));
+            config.stages = Some(staged(args, subsets, &data.train, &adapter()?));
         }
         Ok(config)
     })
