@@ -19,7 +19,7 @@ use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::io::Checkpoint;
-use crate::models::in_batches;
+use crate::models::evaluating;
 use crate::nn::{Activation, BatchNorm, Conv2d, Flatten, Linear, Module, Sequential, loss};
 use crate::ops::{ConvGeometry, Rng};
 use crate::optim::Adam;
@@ -136,13 +136,10 @@ impl FeatureNet {
 
     /// Feature vectors [n, feature_size] of images [n, C, H, W] in [-1, 1] (evaluation mode).
     pub fn embed(&self, images: &Tensor) -> Tensor {
-        self.net.set_training(false);
         let tap = [self.feature_layer()];
-        let out = in_batches(images, EMBED_BATCH, |x| {
+        evaluating(&self.net, images, EMBED_BATCH, |x| {
             self.net.forward_features(x, &tap).remove(0)
-        });
-        self.net.set_training(true);
-        out
+        })
     }
 
     /// The activations after each convolution stage (BatchNorm and ReLU included), in
@@ -153,17 +150,21 @@ impl FeatureNet {
         self.net.forward_features(images, &taps)
     }
 
-    /// The class each image of `set` is given.
+    /// The class each image of `set` is given (the images uploaded a batch at a time: a
+    /// whole test split could pass the adapter's largest binding).
     pub fn classify(&self, set: &Dataset) -> Vec<usize> {
         let all: Vec<usize> = (0..set.len()).collect();
-        self.net.set_training(false);
-        let logits = in_batches(&set.batch(&self.gpu, &all), EMBED_BATCH, |x| {
-            self.net.forward(x)
-        });
-        self.net.set_training(true);
+        let logits: Vec<f32> = all
+            .chunks(EMBED_BATCH)
+            .flat_map(|chunk| {
+                evaluating(&self.net, &set.batch(&self.gpu, chunk), EMBED_BATCH, |x| {
+                    self.net.forward(x)
+                })
+                .to_vec()
+            })
+            .collect();
         let classes = self.config.class_names.len();
         logits
-            .to_vec()
             .chunks(classes)
             .map(|row| {
                 (0..classes)

@@ -17,7 +17,7 @@ use crate::io::image::Grid;
 use crate::latent::{GaussianFit, Path as LatentPath, encode, interpolate};
 use crate::models::features::{FeatureNet, open_features_run};
 use crate::models::generator::{Generator, GeneratorConfig};
-use crate::models::{LatentModel, in_batches, interpolation_ends, psnr_db, spread};
+use crate::models::{LatentModel, evaluating, interpolation_ends, psnr_db, spread};
 use crate::nn::{Module, loss, prefixed};
 use crate::ops::{HostRng, Rng};
 use crate::optim::{Adam, RowAdam};
@@ -391,10 +391,9 @@ impl Glo {
 
     /// Images the generator makes from latents [n, nz] (eval mode), in batches.
     pub fn generate(&self, z: &Tensor) -> Tensor {
-        self.generator.set_training(false);
-        let out = in_batches(z, self.config.batch, |part| self.generator.forward(part));
-        self.generator.set_training(true);
-        out
+        evaluating(&self.generator, z, self.config.batch, |part| {
+            self.generator.forward(part)
+        })
     }
 
     /// Mean PSNR (dB) of the reconstructions of `count` training images spread evenly over

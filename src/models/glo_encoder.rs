@@ -20,7 +20,7 @@ use crate::gpu::Gpu;
 use crate::io::Checkpoint;
 use crate::io::image::Grid;
 use crate::models::glo::{Glo, open_glo_run};
-use crate::models::{LatentModel, in_batches, psnr_db, spread};
+use crate::models::{LatentModel, evaluating, psnr_db, spread};
 use crate::nn::{Activation, BatchNorm, Conv2d, Flatten, Linear, Module, Sequential, loss};
 use crate::ops::{ConvGeometry, Rng};
 use crate::optim::Adam;
@@ -125,10 +125,7 @@ impl Module for LatentEncoder {
 
 /// Latents of images [n, C, H, W] through `encoder` in evaluation mode, `batch` at a time.
 fn one_pass(encoder: &LatentEncoder, batch: usize, images: &Tensor) -> Tensor {
-    encoder.set_training(false);
-    let z = in_batches(images, batch, |x| encoder.forward(x));
-    encoder.set_training(true);
-    z
+    evaluating(encoder, images, batch, |x| encoder.forward(x))
 }
 
 pub struct GloEncoder {

@@ -13,7 +13,7 @@ pub mod vaegan;
 
 use crate::autograd::no_grad;
 use crate::data::Dataset;
-use crate::nn::loss;
+use crate::nn::{Module, loss};
 use crate::ops::Rng;
 use crate::ops::cppn::PackedCppn;
 use crate::tensor::Tensor;
@@ -56,6 +56,20 @@ pub fn in_batches(x: &Tensor, batch: usize, f: impl Fn(&Tensor) -> Tensor) -> Te
         let refs: Vec<&Tensor> = parts.iter().collect();
         Tensor::concat(&refs, 0)
     })
+}
+
+/// `f` over `x` in slices of at most `batch` rows as `in_batches`, with `module` in
+/// evaluation mode meanwhile (BatchNorm on its running estimates), back in training mode after.
+pub fn evaluating(
+    module: &dyn Module,
+    x: &Tensor,
+    batch: usize,
+    f: impl Fn(&Tensor) -> Tensor,
+) -> Tensor {
+    module.set_training(false);
+    let out = in_batches(x, batch, f);
+    module.set_training(true);
+    out
 }
 
 /// PSNR in dB of `pred` against `target`, both in [-1, 1] (peak-to-peak 2), from the MSE
