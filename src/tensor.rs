@@ -114,7 +114,15 @@ impl Tensor {
     /// write every element.
     pub fn uninit(gpu: &Arc<Gpu>, dims: &[usize]) -> Tensor {
         let shape = Shape::new(dims);
-        let bytes = (shape.numel().max(1) * 4) as u64;
+        let bytes = dims
+            .iter()
+            .try_fold(4u64, |n, &d| n.checked_mul(d as u64))
+            .unwrap_or_else(|| {
+                crate::gpu::fail(format!(
+                    "a tensor of shape {dims:?} has more elements than any GPU can hold; use smaller sizes"
+                ))
+            })
+            .max(4);
         Tensor {
             storage: Arc::new(Storage {
                 gpu: gpu.clone(),

@@ -70,7 +70,8 @@ enum Command {
 pub fn run() -> ExitCode {
     ensure_runtime_dir();
     let cli = Cli::parse();
-    match execute(cli) {
+    let choice = AdapterChoice::from_flag_or_env(cli.adapter.as_deref());
+    match execute(cli, &|| open(&choice)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -83,25 +84,36 @@ pub fn run() -> ExitCode {
 /// error instead of printing it: for tests that drive pegasus in-process.
 pub fn run_with(args: &[&str]) -> anyhow::Result<()> {
     ensure_runtime_dir();
-    execute(Cli::try_parse_from(args)?)
+    let cli = Cli::try_parse_from(args)?;
+    let choice = AdapterChoice::from_flag_or_env(cli.adapter.as_deref());
+    execute(cli, &|| open(&choice))
 }
 
-fn execute(cli: Cli) -> anyhow::Result<()> {
-    let choice = AdapterChoice::from_flag_or_env(cli.adapter.as_deref());
+/// As `run_with`, on an adapter already open (its `--adapter` is ignored): for tests that run
+/// many commands, which then share its compiled kernels.
+pub fn run_on(gpu: &Arc<Gpu>, args: &[&str]) -> anyhow::Result<()> {
+    execute(Cli::try_parse_from(args)?, &|| Ok(gpu.clone()))
+}
+
+/// Runs a parsed command; a GPU that runs out of memory or is lost ends it with a sentence.
+fn execute(cli: Cli, open: &dyn Fn() -> anyhow::Result<Arc<Gpu>>) -> anyhow::Result<()> {
+    crate::gpu::catching(|| execute_command(cli, open))
+        .unwrap_or_else(|failure| Err(failure.into()))
+}
+
+fn execute_command(cli: Cli, open: &dyn Fn() -> anyhow::Result<Arc<Gpu>>) -> anyhow::Result<()> {
     match cli.command {
-        Command::Devices => devices::run(&choice),
-        Command::Bench(args) => open(&choice).and_then(|gpu| bench::run(&gpu, &args)),
-        Command::Data(args) => data::run(&args, || open(&choice)),
-        Command::Train(args) => train::run(&args, || open(&choice)),
-        Command::Sample(args) => open(&choice).and_then(|gpu| explore::sample(&gpu, &args)),
-        Command::Interpolate(args) => {
-            open(&choice).and_then(|gpu| explore::interpolate_cmd(&gpu, &args))
-        }
-        Command::Hybrid(args) => open(&choice).and_then(|gpu| explore::hybrid(&gpu, &args)),
-        Command::Render(args) => open(&choice).and_then(|gpu| render::render(&gpu, &args)),
-        Command::Morph(args) => open(&choice).and_then(|gpu| render::morph(&gpu, &args)),
-        Command::Encode(args) => open(&choice).and_then(|gpu| render::encode(&gpu, &args)),
-        Command::Eval(args) => open(&choice).and_then(|gpu| eval::eval(&gpu, &args)),
+        Command::Devices => devices::run(&AdapterChoice::from_flag_or_env(cli.adapter.as_deref())),
+        Command::Bench(args) => open().and_then(|gpu| bench::run(&gpu, &args)),
+        Command::Data(args) => data::run(&args, open),
+        Command::Train(args) => train::run(&args, open),
+        Command::Sample(args) => open().and_then(|gpu| explore::sample(&gpu, &args)),
+        Command::Interpolate(args) => open().and_then(|gpu| explore::interpolate_cmd(&gpu, &args)),
+        Command::Hybrid(args) => open().and_then(|gpu| explore::hybrid(&gpu, &args)),
+        Command::Render(args) => open().and_then(|gpu| render::render(&gpu, &args)),
+        Command::Morph(args) => open().and_then(|gpu| render::morph(&gpu, &args)),
+        Command::Encode(args) => open().and_then(|gpu| render::encode(&gpu, &args)),
+        Command::Eval(args) => open().and_then(|gpu| eval::eval(&gpu, &args)),
         Command::Report(args) => report::report(&args),
     }
 }

@@ -6,17 +6,21 @@
 //! read back or when `MAX_PENDING` dispatches have queued up.
 
 mod adapter;
+mod failure;
 mod pipelines;
 mod pool;
 mod profiler;
 
 pub use adapter::{AdapterChoice, describe};
+pub(crate) use failure::fail;
+pub use failure::{GpuFailure, catching};
 pub use pipelines::{Bind, Kernel, Shader, validate_wgsl};
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::{Error, Result};
+use failure::Faults;
 use pipelines::PipelineCache;
 use pool::BufferPool;
 use profiler::Profiler;
@@ -38,7 +42,12 @@ pub struct Gpu {
     batch: Mutex<Batch>,
     pool: Mutex<BufferPool>,
     pipelines: Mutex<PipelineCache>,
-    errors: Arc<Mutex<Vec<String>>>,
+    errors: Arc<Mutex<Vec<wgpu::Error>>>,
+    /// Why the device was lost, once it is.
+    lost: Arc<Mutex<Option<String>>>,
+    faults: Faults,
+    submissions: AtomicU64,
+    buffers_created: AtomicU64,
     poison: AtomicBool,
 }
 
@@ -84,10 +93,18 @@ impl Gpu {
         let errors = Arc::new(Mutex::new(Vec::new()));
         let sink = errors.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            sink.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(e.to_string());
+            sink.lock().unwrap_or_else(PoisonError::into_inner).push(e);
         }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            *lost_sink.lock().unwrap_or_else(PoisonError::into_inner) =
+                Some(if message.is_empty() {
+                    format!("{reason:?}")
+                } else {
+                    format!("{reason:?}: {message}")
+                });
+        });
         let param_slot = PARAMS_BYTES.max(u64::from(limits.min_uniform_buffer_offset_alignment));
         let ring = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("parameter ring"),
@@ -116,6 +133,10 @@ impl Gpu {
             pool: Mutex::new(BufferPool::default()),
             pipelines: Mutex::new(PipelineCache::default()),
             errors,
+            lost,
+            faults: Faults::from_env(),
+            submissions: AtomicU64::new(0),
+            buffers_created: AtomicU64::new(0),
             poison: AtomicBool::new(false),
         }))
     }
@@ -154,7 +175,7 @@ impl Gpu {
     /// Its contents are whatever the last user left.
     pub(crate) fn alloc(&self, bytes: u64) -> wgpu::Buffer {
         if let Err(e) = self.check_binding(bytes) {
-            panic!("{e}");
+            fail(e.to_string());
         }
         let class = pool::size_class(bytes);
         let recycled = self
@@ -177,6 +198,12 @@ impl Gpu {
     }
 
     fn create_storage(&self, class: u64) -> wgpu::Buffer {
+        self.check_device();
+        let count = self.buffers_created.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.faults.out_of_memory_at_buffer == Some(count) {
+            self.out_of_memory(class, "provoked by PEGASUS_FAULT");
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: None,
             size: class,
@@ -186,11 +213,50 @@ impl Gpu {
                 | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            self.out_of_memory(class, &e.to_string());
+        }
         self.pool
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .note_created(class);
         buffer
+    }
+
+    fn out_of_memory(&self, bytes: u64, detail: &str) -> ! {
+        fail(format!(
+            "the GPU ({}) ran out of memory for a buffer of {} KiB ({detail}); use a smaller \
+             batch, image size or network width, or close other programs using the GPU",
+            self.info.name,
+            bytes.div_ceil(1024)
+        ))
+    }
+
+    /// The value of a step that fails only when the device is gone: then the sentence about
+    /// the lost device (wgpu calls the lost callback of a destroyed device once its queue has
+    /// drained), otherwise a bug.
+    fn unless_lost<T, E: std::fmt::Debug>(&self, r: std::result::Result<T, E>, what: &str) -> T {
+        r.unwrap_or_else(|e| {
+            let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+            self.check_device();
+            panic!("{what}: {e:?}")
+        })
+    }
+
+    /// Stops with a sentence once the device is lost: nothing more can run on it.
+    fn check_device(&self) {
+        if let Some(why) = self
+            .lost
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        {
+            fail(format!(
+                "the GPU device ({}) was lost ({why}): the driver reset it or the adapter went \
+                 away; nothing more can run on it in this process",
+                self.info.name
+            ));
+        }
     }
 
     /// Whether a tensor of `bytes` can be bound to a kernel on this adapter; the error names
@@ -247,10 +313,12 @@ impl Gpu {
             return Grid([groups.max(1) as u32, 1, 1]);
         }
         let y = groups.div_ceil(max);
-        assert!(
-            y <= max,
-            "{groups} workgroups exceed the adapter's grid of {max} x {max}"
-        );
+        if y > max {
+            fail(format!(
+                "a kernel of {groups} workgroups exceeds the grid of {max} x {max} that {} offers; use smaller sizes",
+                self.info.name
+            ));
+        }
         Grid([groups.div_ceil(y) as u32, y as u32, 1])
     }
 
@@ -388,17 +456,17 @@ impl Gpu {
         if data.is_empty() {
             return;
         }
+        self.check_device();
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("upload"),
             size: data.len() as u64,
             usage: wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: true,
         });
-        staging
-            .slice(..)
-            .get_mapped_range_mut()
-            .expect("freshly mapped staging buffer")
+        let mut range = staging.slice(..).get_mapped_range_mut();
+        self.unless_lost(range.as_mut(), "freshly mapped staging buffer")
             .copy_from_slice(data);
+        drop(range);
         staging.unmap();
         let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
         self.encoder(&mut batch)
@@ -436,10 +504,11 @@ impl Gpu {
         let slice = staging.slice(..);
         slice.map_async(wgpu::MapMode::Read, |_| {});
         self.wait();
-        let data = slice
-            .get_mapped_range()
-            .expect("readback buffer is mapped after the wait")
+        let range = slice.get_mapped_range();
+        let data = self
+            .unless_lost(range.as_ref(), "readback buffer is mapped after the wait")
             .to_vec();
+        drop(range);
         staging.unmap();
         data
     }
@@ -453,22 +522,41 @@ impl Gpu {
     }
 
     fn wait(&self) {
-        if let Err(e) = self.device.poll(wgpu::PollType::wait_indefinitely()) {
-            panic!("the GPU stopped responding on {}: {e}", self.info.name);
+        let polled = self.device.poll(wgpu::PollType::wait_indefinitely());
+        self.check_device();
+        if let Err(e) = polled {
+            fail(format!(
+                "the GPU ({}) stopped responding: {e}",
+                self.info.name
+            ));
         }
         self.raise_errors();
     }
 
+    /// Out-of-memory errors are the GPU's limit; any other error is a bug of ours.
     fn raise_errors(&self) {
         let errors =
             std::mem::take(&mut *self.errors.lock().unwrap_or_else(PoisonError::into_inner));
-        if !errors.is_empty() {
-            panic!(
-                "GPU error on {} (a pegasus bug; please report it): {}",
-                self.info.name,
-                errors.join("\n")
-            );
+        if errors.is_empty() {
+            return;
         }
+        self.check_device();
+        if let Some(e) = errors
+            .iter()
+            .find(|e| matches!(e, wgpu::Error::OutOfMemory { .. }))
+        {
+            fail(format!(
+                "the GPU ({}) ran out of memory ({e}); use a smaller batch, image size or \
+                 network width, or close other programs using the GPU",
+                self.info.name
+            ));
+        }
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        panic!(
+            "GPU error on {} (a pegasus bug; please report it): {}",
+            self.info.name,
+            text.join("\n")
+        );
     }
 
     fn submit(&self, batch: &mut Batch) {
@@ -489,6 +577,11 @@ impl Gpu {
         if !batch.params.is_empty() {
             self.queue.write_buffer(&batch.ring, 0, &batch.params);
         }
+        let count = self.submissions.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.faults.device_lost_at_submission == Some(count) {
+            self.device.destroy();
+        }
+        self.check_device();
         self.queue.submit([encoder.finish()]);
         batch.params.clear();
         batch.dispatches = 0;

@@ -144,9 +144,7 @@ pub fn train(
         }
         None => folder.start_metrics(&columns)?,
     }
-    let total = schedule.steps;
     let earlier = folder.elapsed_so_far();
-    let started = Instant::now();
     let mut run = Loop {
         saved_step: model.step(),
         model,
@@ -157,6 +155,30 @@ pub fn train(
     if !folder.holds_checkpoint() {
         run.save()?;
     }
+    let stepped = crate::gpu::catching(|| steps(&mut run, data, schedule, stop, earlier));
+    stepped.unwrap_or_else(|failure| {
+        Err(Error::Invalid(format!(
+            "training stopped after step {}: {failure}. The last checkpoint (step {}) is kept \
+             in {}; continue with `{}`",
+            run.model.step(),
+            run.saved_step,
+            folder.dir.display(),
+            folder.resume_command(kind)
+        )))
+    })
+}
+
+/// The steps from the model's current one to `schedule.steps`, then the last checkpoint and
+/// pictures.
+fn steps(
+    run: &mut Loop,
+    data: &Split,
+    schedule: &Schedule,
+    stop: &AtomicBool,
+    earlier: f64,
+) -> Result<Outcome> {
+    let (total, folder) = (schedule.steps, run.folder);
+    let started = Instant::now();
     let progress = Progress::new(run.model.step(), total);
     let (mut window_start, mut window_steps) = (Instant::now(), 0usize);
     let mut figures = Vec::new();
