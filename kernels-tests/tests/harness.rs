@@ -129,6 +129,10 @@ impl Kind for Counting {
     fn batches_per_epoch(_faults: &Faults) -> usize {
         1
     }
+
+    fn sizes(_faults: &Faults) -> Vec<(&'static str, usize, usize)> {
+        Vec::new()
+    }
 }
 
 fn schedule(steps: usize, log_every: usize, checkpoint_every: usize) -> Schedule {

@@ -661,4 +661,19 @@ impl Kind for Cppn {
     fn batches_per_epoch(config: &CppnConfig) -> usize {
         batches_per_epoch(config.images, config.batch)
     }
+
+    fn sizes(config: &CppnConfig) -> Vec<(&'static str, usize, usize)> {
+        vec![
+            ("data_side", config.data_side, 4096),
+            ("side", config.side, 4096),
+            ("channels", config.channels, 4),
+            ("nz", config.nz, 4096),
+            ("width", config.width, 4096),
+            ("depth", config.depth, 64),
+            ("q_width", config.q_width, 65536),
+            ("df", config.df, 1024),
+            ("images", config.images, 1 << 28),
+            ("batch", config.batch, 1 << 16),
+        ]
+    }
 }

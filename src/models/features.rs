@@ -307,6 +307,17 @@ impl Kind for FeatureNet {
     fn batches_per_epoch(config: &FeaturesConfig) -> usize {
         batches_per_epoch(config.images, config.batch)
     }
+
+    fn sizes(config: &FeaturesConfig) -> Vec<(&'static str, usize, usize)> {
+        vec![
+            ("channels", config.channels, 4),
+            ("image_size", config.image_size, 4096),
+            ("nf", config.nf, 512),
+            ("feature_size", config.feature_size, 4096),
+            ("images", config.images, 1 << 28),
+            ("batch", config.batch, 1 << 16),
+        ]
+    }
 }
 
 /// The feature network of the features run at `dir`, its checkpoint restored.

@@ -262,4 +262,15 @@ impl Kind for Glann {
     fn batches_per_epoch(config: &GlannConfig) -> usize {
         batches_per_epoch(config.images, config.batch)
     }
+
+    fn sizes(config: &GlannConfig) -> Vec<(&'static str, usize, usize)> {
+        vec![
+            ("nz", config.nz, 4096),
+            ("noise", config.noise, 4096),
+            ("width", config.width, 4096),
+            ("candidates", config.candidates, 4096),
+            ("images", config.images, 1 << 28),
+            ("batch", config.batch, 1 << 16),
+        ]
+    }
 }

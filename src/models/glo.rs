@@ -558,6 +558,18 @@ impl Kind for Glo {
     fn batches_per_epoch(config: &GloConfig) -> usize {
         batches_per_epoch(config.images, config.batch)
     }
+
+    fn sizes(config: &GloConfig) -> Vec<(&'static str, usize, usize)> {
+        vec![
+            ("image_size", config.generator.image_size, 4096),
+            ("channels", config.generator.channels, 4),
+            ("nz", config.generator.nz, 4096),
+            ("ngf", config.generator.ngf, 1024),
+            ("levels", config.levels, 8),
+            ("images", config.images, 1 << 28),
+            ("batch", config.batch, 1 << 16),
+        ]
+    }
 }
 
 impl LatentModel for Glo {

@@ -291,6 +291,17 @@ impl Kind for GloEncoder {
     fn batches_per_epoch(config: &EncoderConfig) -> usize {
         batches_per_epoch(config.images, config.batch)
     }
+
+    fn sizes(config: &EncoderConfig) -> Vec<(&'static str, usize, usize)> {
+        vec![
+            ("channels", config.channels, 4),
+            ("image_size", config.image_size, 4096),
+            ("nz", config.nz, 4096),
+            ("nf", config.nf, 1024),
+            ("images", config.images, 1 << 28),
+            ("batch", config.batch, 1 << 16),
+        ]
+    }
 }
 
 /// A GLO run explored with its trained encoder: everything as GLO, but new images are

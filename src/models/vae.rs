@@ -508,4 +508,15 @@ impl Kind for Vae {
     fn batches_per_epoch(config: &VaeConfig) -> usize {
         batches_per_epoch(config.images, config.batch)
     }
+
+    fn sizes(config: &VaeConfig) -> Vec<(&'static str, usize, usize)> {
+        vec![
+            ("image_size", config.image_size, 4096),
+            ("channels", config.channels, 4),
+            ("nz", config.nz, 4096),
+            ("nf", config.nf, 1024),
+            ("images", config.images, 1 << 28),
+            ("batch", config.batch, 1 << 16),
+        ]
+    }
 }

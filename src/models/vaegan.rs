@@ -708,4 +708,16 @@ impl Kind for VaeGan {
     fn batches_per_epoch(config: &VaeGanConfig) -> usize {
         batches_per_epoch(config.images, config.batch)
     }
+
+    fn sizes(config: &VaeGanConfig) -> Vec<(&'static str, usize, usize)> {
+        vec![
+            ("image_size", config.image_size, 4096),
+            ("channels", config.channels, 4),
+            ("nz", config.nz, 4096),
+            ("nf", config.nf, 1024),
+            ("dis_layer", config.dis_layer, 8),
+            ("images", config.images, 1 << 28),
+            ("batch", config.batch, 1 << 16),
+        ]
+    }
 }

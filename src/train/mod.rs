@@ -75,6 +75,23 @@ pub trait Kind: Model + Sized {
     fn build(gpu: &Arc<Gpu>, config: &Self::Config, train: Option<&Dataset>) -> Result<Self>;
     /// Steps in one pass over the training images.
     fn batches_per_epoch(config: &Self::Config) -> usize;
+    /// The sizes in `config` that set the model's cost, each with the largest value the
+    /// command line accepts for it.
+    fn sizes(config: &Self::Config) -> Vec<(&'static str, usize, usize)>;
+}
+
+/// Refuses settings whose sizes are outside what the command line accepts: a config.json
+/// edited or damaged since the run was made must not build a model of a million layers.
+pub fn check_sizes<K: Kind>(config: &K::Config) -> Result<()> {
+    for (name, value, most) in K::sizes(config) {
+        if !(1..=most).contains(&value) {
+            return Err(Error::Invalid(format!(
+                "the {} settings in config.json say {name} = {value}, outside 1 to {most}: the file was edited or damaged; restore it or start a new run",
+                K::KIND
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checkpoint tensors of a model's networks and optimisers: each network's parameters and
@@ -155,6 +172,7 @@ pub fn load_checkpoint<K: Kind>(gpu: &Arc<Gpu>, config: &K::Config, path: &Path)
             format!("a checkpoint of a {kind} model, not of a {}", K::KIND),
         ));
     }
+    check_sizes::<K>(config)?;
     let mut model = K::build(gpu, config, None)?;
     model.restore(&checkpoint, path)?;
     Ok(model)

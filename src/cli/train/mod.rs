@@ -20,7 +20,7 @@ use crate::data::{DataSelection, HeldOut, Split};
 use crate::gpu::Gpu;
 use crate::models::glo::{Glo, GloConfig};
 use crate::train::{
-    Kind, Opening, RunConfig, RunFolder, Schedule, load_checkpoint, summary,
+    Kind, Opening, RunConfig, RunFolder, Schedule, check_sizes, load_checkpoint, summary,
     train as train_in_harness, trim_metrics,
 };
 
@@ -193,6 +193,7 @@ fn train_kind<K: Kind>(
         } => {
             let mut config = *config;
             let settings: K::Config = config.settings(&dir)?;
+            check_sizes::<K>(&settings)?;
             if let Some(steps) = schedule.total_steps(K::batches_per_epoch(&settings)) {
                 config.steps = steps;
             }
