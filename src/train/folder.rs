@@ -243,19 +243,25 @@ impl RunFolder {
     }
 }
 
-/// Drops metrics rows past `step` (written after the checkpoint a resume starts from).
+/// Drops metrics rows past `step` (written after the checkpoint a resume starts from), and
+/// a row cut short by a killed process (fewer values than the header has columns).
 pub fn trim_metrics(path: &Path, step: usize) -> Result<()> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(());
     };
-    let kept: Vec<&str> = text
-        .lines()
-        .filter(|l| {
-            l.split(',')
-                .next()
-                .and_then(|s| s.parse::<usize>().ok())
-                .is_none_or(|s| s <= step)
-        })
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return Ok(());
+    };
+    let columns = header.split(',').count();
+    let kept: Vec<&str> = std::iter::once(header)
+        .chain(lines.filter(|l| {
+            l.split(',').count() == columns
+                && l.split(',')
+                    .next()
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .is_some_and(|s| s <= step)
+        }))
         .collect();
     crate::io::write_atomically(path, (kept.join("\n") + "\n").as_bytes())
 }
