@@ -43,3 +43,21 @@ fn fma_peak(@builtin(global_invocation_id) gid: vec3u) {
     let s = x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7;
     out[gid.x] = s.x + s.y + s.z + s.w;
 }
+
+// Measures how fast the adapter moves memory: each thread copies one vec4 from src to dst,
+// so a launch reads and writes 16 bytes per thread. The grid is linear
+// (wid.x + wid.y * num_workgroups.x); p.iterations is the number of vec4s.
+//
+// Bindings (group 0): 0 p uniform; 2 src storage read; 3 dst storage read_write.
+
+@group(0) @binding(2) var<storage, read> src: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> dst: array<vec4f>;
+
+@compute @workgroup_size(64)
+fn copy_bandwidth(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3u,
+                  @builtin(local_invocation_index) lane: u32) {
+    let i = (wid.x + wid.y * groups.x) * 64u + lane;
+    if i < p.iterations {
+        dst[i] = src[i];
+    }
+}

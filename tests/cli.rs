@@ -1330,3 +1330,118 @@ fn glann_and_encoder_learn_from_a_glo_run_resume_exactly_and_serve_sample_and_ev
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The profile table's row for the first of `kernels` it has: its cells after the name.
+fn profile_row(stderr: &str, kernels: &[&str]) -> Vec<String> {
+    let line = stderr
+        .lines()
+        .find(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|k| kernels.contains(&k))
+        })
+        .unwrap_or_else(|| panic!("no {kernels:?} row in:\n{stderr}"));
+    line.split_whitespace()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn profile_reports_rates_against_measured_peaks_and_writes_a_trace() {
+    let dir = scratch("profile");
+    let out = pegasus(
+        &dir,
+        &[
+            "profile",
+            "--trace",
+            "matmul.json",
+            "--",
+            "bench",
+            "matmul",
+            "--size",
+            "64,48,80",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("FMA peak") && stderr.contains("GB/s (ridge"),
+        "{stderr}"
+    );
+    // calls, total ms, mean us, share, GFLOP/s, GB/s, FLOP/B, %FMA, %copy, bound
+    let row = profile_row(
+        &stderr,
+        &[
+            "gemm_lanes.gemm_lanes:matmul",
+            "gemm_tiled.gemm_tiled:matmul",
+        ],
+    );
+    let (m, n, k) = (64.0, 48.0, 80.0);
+    let intensity = 2.0 * m * n * k / (4.0 * (m * k + k * n + m * n));
+    let shown: f64 = row[6].parse().unwrap();
+    assert!(
+        (shown - intensity).abs() < 0.01,
+        "FLOP/B {shown}, expected {intensity:.2}"
+    );
+    let (calls, ms): (f64, f64) = (row[0].parse().unwrap(), row[1].parse().unwrap());
+    let gflops: f64 = row[4].parse().unwrap();
+    let expected = calls * 2.0 * m * n * k / (ms * 1e-3) / 1e9;
+    assert!(
+        (gflops - expected).abs() <= 0.02 * expected + 0.01,
+        "GFLOP/s {gflops}, from calls and time {expected}"
+    );
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("matmul.json")).unwrap()).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    let dispatches: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["cat"] == "dispatch").collect();
+    let all_calls: u64 = stderr
+        .lines()
+        .find(|l| l.starts_with("all "))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap();
+    assert_eq!(
+        dispatches.len() as u64,
+        all_calls,
+        "one trace event per dispatch"
+    );
+    assert!(
+        dispatches
+            .iter()
+            .all(|e| e["dur"].as_f64().unwrap() >= 0.0 && e["ts"].is_number())
+    );
+
+    let trained = pegasus(
+        &dir,
+        &[
+            "profile",
+            "--",
+            "train",
+            "glo",
+            "--classes",
+            "1,7",
+            "--limit",
+            "400",
+            "--nz",
+            "8",
+            "--ngf",
+            "8",
+            "--batch",
+            "32",
+            "--steps",
+            "4",
+            "--log-every",
+            "2",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&trained.stderr).into_owned();
+    assert!(trained.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("per training step (mean of 4") && stderr.contains("queue submissions"),
+        "{stderr}"
+    );
+    let said = refused(&dir, &["profile", "--", "profile", "--", "devices"]);
+    assert!(said.contains("not itself"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 
-use crate::gpu::{Gpu, Grid, Kernel};
+use crate::gpu::Gpu;
 use crate::ops::cppn::{DenseLayer, PackedCppn, RenderKernel};
-use crate::ops::shaders::BENCH;
+use crate::ops::peak::{fma_peak, median_seconds};
 use crate::ops::{HostRng, Rng};
 use crate::tensor::Tensor;
 
@@ -20,7 +20,8 @@ pub struct BenchArgs {
 
 #[derive(Subcommand)]
 enum BenchCommand {
-    /// f32 FMA rate of a register-only kernel: the ceiling for every kernel on this adapter.
+    /// f32 FMA rate of a register-only kernel, the ceiling for every kernel on this adapter,
+    /// and the bandwidth of a large copy: the ceiling for memory-bound kernels.
     #[command(after_help = "Example:\n  pegasus bench peak")]
     Peak,
     /// Matrix product GFLOP/s for square sizes 256..2048, or the sizes given.
@@ -46,10 +47,12 @@ enum BenchCommand {
     /// One training step of a model: forward, L1 loss against a fixed target, backward, Adam.
     #[command(
         name = "train-step",
-        after_help = "The DCGAN generator: z [batch, nz] -> 3 x 64 x 64 through five 4x4 transposed\nconvolutions with BatchNorm and ReLU, tanh out; Adam (lr 2e-4, betas 0.5, 0.999).\n\nExamples:\n  pegasus bench train-step --batch 16 --ngf 32\n  PEGASUS_PROFILE=1 pegasus bench train-step --batch 16 --ngf 32 --steps 5"
+        after_help = "The DCGAN generator: z [batch, nz] -> 3 x 64 x 64 through five 4x4 transposed\nconvolutions with BatchNorm and ReLU, tanh out; Adam (lr 2e-4, betas 0.5, 0.999).\n\nExamples:\n  pegasus bench train-step --batch 16 --ngf 32\n  pegasus bench train-step --model glo\n  PEGASUS_PROFILE=1 pegasus bench train-step --batch 16 --ngf 32 --steps 5"
     )]
     TrainStep {
-        #[arg(long, default_value = "dcgan64", value_parser = ["dcgan64"])]
+        /// dcgan64: the DCGAN generator below (--batch, --ngf, --nz); glo: one step of the
+        /// README's `pegasus train glo` with every default (its own batch and sizes).
+        #[arg(long, default_value = "dcgan64", value_parser = ["dcgan64", "glo"])]
         model: String,
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
         batch: u32,
@@ -98,22 +101,29 @@ fn parse_size(s: &str) -> Result<[usize; 3], String> {
 pub fn run(gpu: &Arc<Gpu>, args: &BenchArgs) -> anyhow::Result<()> {
     match &args.what {
         BenchCommand::Peak => {
-            let peak = fma_peak(gpu);
-            println!("f32 FMA peak: {:.1} GFLOP/s", peak / 1e9);
+            let peaks = crate::ops::peak::measure(gpu);
+            println!("f32 FMA peak: {:.1} GFLOP/s", peaks.flops / 1e9);
+            println!(
+                "copy bandwidth (read + write): {:.1} GB/s",
+                peaks.bytes / 1e9
+            );
+            println!(
+                "ridge point: {:.1} FLOP per byte (kernels below it are bound by memory)",
+                peaks.flops / peaks.bytes
+            );
         }
         BenchCommand::Losses { size, batch } => bench_losses(gpu, *size as usize, *batch as usize)?,
         BenchCommand::TrainStep {
+            model,
             batch,
             ngf,
             nz,
             steps,
-            ..
         } => {
             bench_train_step(
                 gpu,
-                *batch as usize,
-                *ngf as usize,
-                *nz as usize,
+                model,
+                (*batch as usize, *ngf as usize, *nz as usize),
                 *steps as usize,
             )?;
         }
@@ -139,45 +149,7 @@ pub fn run(gpu: &Arc<Gpu>, args: &BenchArgs) -> anyhow::Result<()> {
             bench_matmul(gpu, &sizes)?;
         }
     }
-    super::print_profile(gpu);
     Ok(())
-}
-
-/// Median seconds of `run` over enough repetitions to fill about a second (at least 3),
-/// after one warm-up that also builds the pipelines.
-pub(crate) fn median_seconds(gpu: &Gpu, mut run: impl FnMut()) -> f64 {
-    run();
-    gpu.sync();
-    let mut times = Vec::new();
-    let started = Instant::now();
-    while times.len() < 3 || (started.elapsed().as_secs_f64() < 1.0 && times.len() < 50) {
-        let t = Instant::now();
-        run();
-        gpu.sync();
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
-
-/// FLOP/s of the register-only FMA kernel.
-pub(crate) fn fma_peak(gpu: &Arc<Gpu>) -> f64 {
-    let threads: u32 = if gpu.is_software() {
-        256 * 16
-    } else {
-        256 * 4096
-    };
-    let iterations: u32 = 16384;
-    let out = Tensor::uninit(gpu, &[threads as usize]);
-    let seconds = median_seconds(gpu, || {
-        gpu.dispatch(
-            &Kernel::new(&BENCH, "fma_peak"),
-            &[out.buffer()],
-            &[iterations],
-            Grid([threads / 64, 1, 1]),
-        );
-    });
-    f64::from(threads) * f64::from(iterations) * 8.0 * 4.0 * 2.0 / seconds
 }
 
 fn bench_matmul(gpu: &Arc<Gpu>, sizes: &[[usize; 3]]) -> anyhow::Result<()> {
@@ -213,16 +185,31 @@ fn bench_matmul(gpu: &Arc<Gpu>, sizes: &[[usize; 3]]) -> anyhow::Result<()> {
 
 fn bench_train_step(
     gpu: &Arc<Gpu>,
-    batch: usize,
-    ngf: usize,
-    nz: usize,
+    model: &str,
+    (batch, ngf, nz): (usize, usize, usize),
     steps: usize,
 ) -> anyhow::Result<()> {
     let peak = fma_peak(gpu);
     gpu.reset_profile();
-    let (median, flops) = dcgan_step_seconds(gpu, batch, ngf, nz, steps)?;
+    let (what, batch, median, flops) = if model == "glo" {
+        let (median, flops, batch) = glo_step_seconds(gpu, steps)?;
+        (
+            "glo train step (the README's `pegasus train glo`, every default)".to_string(),
+            batch,
+            median,
+            flops,
+        )
+    } else {
+        let (median, flops) = dcgan_step_seconds(gpu, batch, ngf, nz, steps)?;
+        (
+            format!("dcgan64 train step, batch {batch}, ngf {ngf}, nz {nz}"),
+            batch,
+            median,
+            flops,
+        )
+    };
     println!(
-        "dcgan64 train step, batch {batch}, ngf {ngf}, nz {nz}: median {:.1} ms over {steps} steps ({:.1} images/s)",
+        "{what}: median {:.1} ms over {steps} steps ({:.1} images/s)",
         median * 1e3,
         batch as f64 / median
     );
@@ -234,6 +221,36 @@ fn bench_train_step(
         peak / 1e9
     );
     Ok(())
+}
+
+/// Median seconds of `step` (waited for) over `steps` runs after two warm-up runs.
+fn median_step(gpu: &Gpu, steps: usize, mut step: impl FnMut()) -> f64 {
+    for _ in 0..2 {
+        step();
+    }
+    gpu.sync();
+    let mut times = Vec::new();
+    for _ in 0..steps {
+        let t = Instant::now();
+        step();
+        gpu.sync();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Median seconds of one step of the default GLO run (its batches, loss, both optimisers; no
+/// logging), its FLOPs (about: the generator's forward and backward) and its batch.
+fn glo_step_seconds(gpu: &Arc<Gpu>, steps: usize) -> anyhow::Result<(f64, f64, usize)> {
+    use crate::train::Model;
+    let (mut glo, data) = super::train::glo::default_run(gpu)?;
+    let batch = glo.batch_size();
+    let flops = 3.0 * 2.0 * glo.generator.forward_macs(batch) as f64;
+    let median = median_step(gpu, steps, || {
+        glo.train_step(&data.train);
+    });
+    Ok((median, flops, batch))
 }
 
 /// Median seconds of one DCGAN generator training step (forward, L1 loss against a fixed
@@ -261,27 +278,12 @@ fn dcgan_step_seconds(
     let z = rng.normal(gpu, &[batch, nz], 0.0, 1.0);
     let target = rng.uniform(gpu, &[batch, 3, 64, 64], -1.0, 1.0);
     let mut adam = Adam::single(generator.parameters(), 2e-4, 0.5, 0.999);
-    let mut step = || {
+    let median = median_step(gpu, steps, || {
         let loss = loss::l1(&generator.forward(&z), &target);
         let grads = loss.backward();
         adam.step(&grads);
-    };
-    for _ in 0..2 {
-        step();
-    }
-    gpu.sync();
-    let mut times = Vec::new();
-    for _ in 0..steps {
-        let t = Instant::now();
-        step();
-        gpu.sync();
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    Ok((
-        times[times.len() / 2],
-        3.0 * 2.0 * generator.forward_macs(batch) as f64,
-    ))
+    });
+    Ok((median, 3.0 * 2.0 * generator.forward_macs(batch) as f64))
 }
 
 fn bench_losses(gpu: &Arc<Gpu>, size: usize, batch: usize) -> anyhow::Result<()> {

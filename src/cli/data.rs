@@ -99,7 +99,6 @@ pub fn run(args: &DataArgs, open_gpu: impl Fn() -> anyhow::Result<Arc<Gpu>>) -> 
                 *seed,
                 out,
             )?;
-            super::print_profile(&gpu);
         }
     }
     Ok(())

@@ -65,6 +65,28 @@ enum Command {
     /// One self-contained HTML page for a run (settings, losses, pictures, eval table), or
     /// several runs side by side.
     Report(report::ReportArgs),
+    /// Run any pegasus command with the kernel profiler on: time, GFLOP/s, GB/s, arithmetic
+    /// intensity and share of this adapter's peaks per kernel, optionally a trace file.
+    #[command(
+        after_help = "The table's peaks are measured at the end of the same run (`pegasus bench peak`).\nA training run also prints its dispatches, queue submissions, read-backs and\nbytes uploaded per step.\n\nExamples:\n  pegasus profile -- bench train-step --model glo\n  pegasus profile --trace glo.json -- train glo --steps 20 --run profiled\n  pegasus profile -- bench matmul --size 1024,1024,1024"
+    )]
+    Profile(ProfileArgs),
+}
+
+#[derive(clap::Args)]
+struct ProfileArgs {
+    /// Also write every dispatch (GPU timestamps) and host span (training steps) to FILE in
+    /// the Chrome trace-event format, for Perfetto or chrome://tracing.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<std::path::PathBuf>,
+    /// The pegasus command to profile, after `--`.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    command: Vec<String>,
 }
 
 pub fn run() -> ExitCode {
@@ -97,8 +119,20 @@ pub fn run_on(gpu: &Arc<Gpu>, args: &[&str]) -> anyhow::Result<()> {
 
 /// Runs a parsed command; a GPU that runs out of memory or is lost ends it with a sentence.
 fn execute(cli: Cli, open: &dyn Fn() -> anyhow::Result<Arc<Gpu>>) -> anyhow::Result<()> {
-    crate::gpu::catching(|| execute_command(cli, open))
-        .unwrap_or_else(|failure| Err(failure.into()))
+    let opened: std::cell::RefCell<Option<Arc<Gpu>>> = std::cell::RefCell::new(None);
+    let remembered = || {
+        let gpu = open()?;
+        *opened.borrow_mut() = Some(gpu.clone());
+        Ok(gpu)
+    };
+    crate::gpu::catching(|| {
+        execute_command(cli, &remembered)?;
+        match opened.borrow().as_ref() {
+            Some(gpu) => print_profile(gpu),
+            None => Ok(()),
+        }
+    })
+    .unwrap_or_else(|failure| Err(failure.into()))
 }
 
 fn execute_command(cli: Cli, open: &dyn Fn() -> anyhow::Result<Arc<Gpu>>) -> anyhow::Result<()> {
@@ -115,6 +149,22 @@ fn execute_command(cli: Cli, open: &dyn Fn() -> anyhow::Result<Arc<Gpu>>) -> any
         Command::Encode(args) => open().and_then(|gpu| render::encode(&gpu, &args)),
         Command::Eval(args) => open().and_then(|gpu| eval::eval(&gpu, &args)),
         Command::Report(args) => report::report(&args),
+        Command::Profile(args) => {
+            anyhow::ensure!(
+                args.command.first().is_none_or(|c| c != "profile"),
+                "`pegasus profile` profiles another command, not itself"
+            );
+            // SAFETY: no adapter is open yet and the command line has started no thread;
+            // the profiler reads these when the profiled command opens its adapter.
+            unsafe {
+                std::env::set_var("PEGASUS_PROFILE", "1");
+                if let Some(trace) = &args.trace {
+                    std::env::set_var("PEGASUS_TRACE", trace);
+                }
+            }
+            let inner = std::iter::once("pegasus".to_string()).chain(args.command.iter().cloned());
+            execute_command(Cli::try_parse_from(inner)?, open)
+        }
     }
 }
 
@@ -147,9 +197,38 @@ fn open(choice: &AdapterChoice) -> anyhow::Result<Arc<Gpu>> {
     Ok(gpu)
 }
 
-/// Prints the per-kernel GPU time table when PEGASUS_PROFILE=1.
-fn print_profile(gpu: &Gpu) {
-    if let Some(report) = gpu.profile_report() {
-        println!("\n{report}");
+/// With PEGASUS_PROFILE=1: the per-kernel table against this adapter's peaks (measured now,
+/// after the rows are taken) and the trace file PEGASUS_TRACE names.
+fn print_profile(gpu: &Arc<Gpu>) -> anyhow::Result<()> {
+    let Some((rows, how)) = gpu.profile_rows() else {
+        return Ok(());
+    };
+    let trace = gpu.trace_json();
+    let peaks = crate::ops::peak::measure(gpu);
+    eprintln!("\n{}", crate::gpu::profile_table(how, &rows, peaks));
+    if let (Some(json), Some(path)) = (trace, std::env::var_os("PEGASUS_TRACE")) {
+        let path = std::path::Path::new(&path);
+        crate::io::write_atomically(path, json.as_bytes())?;
+        eprintln!(
+            "trace: {} (open it in Perfetto or chrome://tracing)",
+            path.display()
+        );
     }
+    Ok(())
+}
+
+/// What the host asked of the GPU per training step since `before`, over `steps` steps.
+fn print_traffic(gpu: &Gpu, before: crate::gpu::Traffic, steps: usize) {
+    if steps == 0 {
+        return;
+    }
+    let now = gpu.traffic();
+    let each = |now: u64, before: u64| (now - before) as f64 / steps as f64;
+    eprintln!(
+        "per training step (mean of {steps}, logging and checkpoints included): {:.1} dispatches, {:.1} queue submissions, {:.2} host read-backs, {:.1} KiB uploaded",
+        each(now.dispatches, before.dispatches),
+        each(now.submissions, before.submissions),
+        each(now.readbacks, before.readbacks),
+        each(now.uploaded_bytes, before.uploaded_bytes) / 1024.0
+    );
 }

@@ -14,7 +14,8 @@ mod profiler;
 pub use adapter::{AdapterChoice, describe};
 pub(crate) use failure::fail;
 pub use failure::{GpuFailure, catching};
-pub use pipelines::{Bind, Kernel, Shader, validate_wgsl};
+pub use pipelines::{Bind, Kernel, Shader, Work, validate_wgsl};
+pub use profiler::{Peaks, ProfileRow, Traffic, table as profile_table};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -47,6 +48,9 @@ pub struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
     faults: Faults,
     submissions: AtomicU64,
+    dispatches: AtomicU64,
+    readbacks: AtomicU64,
+    uploaded_bytes: AtomicU64,
     buffers_created: AtomicU64,
     poison: AtomicBool,
 }
@@ -136,6 +140,9 @@ impl Gpu {
             lost,
             faults: Faults::from_env(),
             submissions: AtomicU64::new(0),
+            dispatches: AtomicU64::new(0),
+            readbacks: AtomicU64::new(0),
+            uploaded_bytes: AtomicU64::new(0),
             buffers_created: AtomicU64::new(0),
             poison: AtomicBool::new(false),
         }))
@@ -425,20 +432,22 @@ impl Gpu {
             pass.set_bind_group(0, &bind_group, &[slot as u32]);
             pass.dispatch_workgroups(grid.0[0], grid.0[1], grid.0[2]);
         }
+        self.dispatches.fetch_add(1, Ordering::Relaxed);
         if timed {
             let has_timestamps = profiler.as_ref().unwrap().timestamps.is_some();
             profiler
                 .as_mut()
                 .unwrap()
                 .pending
-                .push(pipeline.profile_name.clone());
+                .push((pipeline.profile_name.clone(), kernel.work));
             if !has_timestamps {
                 let start = std::time::Instant::now();
                 self.submit(&mut batch);
                 self.wait();
                 let p = batch.profiler.as_mut().unwrap();
-                let name = p.pending.pop().unwrap();
-                p.record(&name, start.elapsed().as_nanos() as f64);
+                let (name, work) = p.pending.pop().unwrap();
+                p.record(&name, work, start.elapsed().as_nanos() as f64);
+                p.span(&name, start, std::time::Instant::now(), true);
             }
         }
     }
@@ -457,6 +466,8 @@ impl Gpu {
             return;
         }
         self.check_device();
+        self.uploaded_bytes
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("upload"),
             size: data.len() as u64,
@@ -489,6 +500,7 @@ impl Gpu {
         if bytes == 0 {
             return Vec::new();
         }
+        self.readbacks.fetch_add(1, Ordering::Relaxed);
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size: bytes,
@@ -590,11 +602,47 @@ impl Gpu {
         }
     }
 
-    /// The per-kernel table of `PEGASUS_PROFILE=1`, or None when profiling is off.
-    pub fn profile_report(&self) -> Option<String> {
+    /// The per-kernel rows of `PEGASUS_PROFILE=1` and how they were timed, or None when
+    /// profiling is off.
+    pub fn profile_rows(&self) -> Option<(Vec<ProfileRow>, &'static str)> {
         self.sync();
         let batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
-        batch.profiler.as_ref().map(Profiler::report)
+        batch.profiler.as_ref().map(|p| (p.rows(), p.how()))
+    }
+
+    /// Every dispatch and host span so far as a Chrome trace-event document, when
+    /// PEGASUS_TRACE asked for one.
+    pub fn trace_json(&self) -> Option<String> {
+        self.sync();
+        let batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+        batch
+            .profiler
+            .as_ref()
+            .and_then(|p| p.trace_json(&self.info.name))
+    }
+
+    /// Notes a host-side span (a training step, a checkpoint) for the trace.
+    pub fn host_span(&self, name: &str, start: std::time::Instant) {
+        let end = std::time::Instant::now();
+        if let Some(p) = self
+            .batch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .profiler
+            .as_mut()
+        {
+            p.span(name, start, end, false);
+        }
+    }
+
+    /// What the host has asked of the GPU since it opened.
+    pub fn traffic(&self) -> Traffic {
+        Traffic {
+            dispatches: self.dispatches.load(Ordering::Relaxed),
+            submissions: self.submissions.load(Ordering::Relaxed),
+            readbacks: self.readbacks.load(Ordering::Relaxed),
+            uploaded_bytes: self.uploaded_bytes.load(Ordering::Relaxed),
+        }
     }
 
     /// Forgets the kernel times gathered so far (e.g. after a calibration run).

@@ -25,6 +25,17 @@ pub struct Kernel<'a> {
     /// Name in the profiler's table when the entry point alone does not say what ran
     /// (e.g. which elementwise op).
     pub tag: Option<&'static str>,
+    /// What one launch must do, for the profiler's rates.
+    pub work: Work,
+}
+
+/// The useful floating-point operations of a launch (a multiply-add counts 2; comparisons,
+/// index arithmetic and work on padding count 0) and the bytes it must move at the least
+/// (each operand read once, each result written once).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Work {
+    pub flops: f64,
+    pub bytes: f64,
 }
 
 impl<'a> Kernel<'a> {
@@ -34,6 +45,21 @@ impl<'a> Kernel<'a> {
             entry,
             constants: &[],
             tag: None,
+            work: Work {
+                flops: 0.0,
+                bytes: 0.0,
+            },
+        }
+    }
+
+    /// Declares `flops` operations and `floats` f32 values moved (4 bytes each).
+    pub fn doing(self, flops: usize, floats: usize) -> Self {
+        Kernel {
+            work: Work {
+                flops: flops as f64,
+                bytes: 4.0 * floats as f64,
+            },
+            ..self
         }
     }
 

@@ -1,22 +1,45 @@
-//! `PEGASUS_PROFILE=1`: GPU time per kernel from timestamp queries written at the start and
-//! end of each dispatch's compute pass, summed per kernel name and printed as a table.
+//! `PEGASUS_PROFILE=1` (or `pegasus profile -- ...`): GPU time per kernel from timestamp
+//! queries written at the start and end of each dispatch's compute pass, with the work each
+//! launch declares (`Kernel::doing`), summed per kernel name. `PEGASUS_TRACE=FILE` also keeps
+//! every dispatch and host span for a Chrome trace-event file.
 //!
 //! Without timestamp support the context instead waits for each dispatch and times it on the
 //! host, which serialises the GPU and adds launch latency to every row; the table says so.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
-#[derive(Default, Clone, Copy)]
-struct Row {
-    calls: u64,
-    total_ns: f64,
+use super::pipelines::Work;
+
+/// One kernel's totals.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileRow {
+    pub name: String,
+    pub calls: u64,
+    pub seconds: f64,
+    pub flops: f64,
+    pub bytes: f64,
+}
+
+/// A span for the trace: microseconds since the profiler started.
+#[derive(Clone, Debug)]
+pub(crate) struct Span {
+    pub(crate) name: String,
+    pub(crate) start_us: f64,
+    pub(crate) duration_us: f64,
+    pub(crate) on_gpu: bool,
 }
 
 pub(crate) struct Profiler {
-    rows: HashMap<String, Row>,
+    rows: HashMap<String, ProfileRow>,
     pub(crate) timestamps: Option<Timestamps>,
-    /// Kernel names of the dispatches whose timestamps are not yet read back, in order.
-    pub(crate) pending: Vec<String>,
+    /// Kernel names and work of the dispatches whose timestamps are not yet read back.
+    pub(crate) pending: Vec<(String, Work)>,
+    /// Every span, when a trace is wanted.
+    pub(crate) spans: Option<Vec<Span>>,
+    started: Instant,
+    /// Host microseconds minus GPU microseconds, fixed at the first read-back.
+    gpu_offset_us: Option<f64>,
 }
 
 pub(crate) struct Timestamps {
@@ -54,31 +77,57 @@ impl Profiler {
                     period_ns: f64::from(queue.get_timestamp_period()),
                 }
             });
+        let tracing = std::env::var_os("PEGASUS_TRACE").is_some_and(|v| !v.is_empty());
         Profiler {
             rows: HashMap::new(),
             timestamps,
             pending: Vec::new(),
+            spans: tracing.then(Vec::new),
+            started: Instant::now(),
+            gpu_offset_us: None,
         }
     }
 
     pub(crate) fn reset(&mut self) {
         self.rows.clear();
+        if let Some(spans) = &mut self.spans {
+            spans.clear();
+        }
     }
 
-    pub(crate) fn record(&mut self, name: &str, ns: f64) {
+    pub(crate) fn since_start_us(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.started).as_secs_f64() * 1e6
+    }
+
+    pub(crate) fn record(&mut self, name: &str, work: Work, ns: f64) {
         let row = self.rows.entry(name.to_string()).or_default();
         row.calls += 1;
-        row.total_ns += ns.max(0.0);
+        row.seconds += ns.max(0.0) * 1e-9;
+        row.flops += work.flops;
+        row.bytes += work.bytes;
+    }
+
+    pub(crate) fn span(&mut self, name: &str, start: Instant, end: Instant, on_gpu: bool) {
+        let start_us = self.since_start_us(start);
+        let duration_us = self.since_start_us(end) - start_us;
+        if let Some(spans) = &mut self.spans {
+            spans.push(Span {
+                name: name.to_string(),
+                start_us,
+                duration_us,
+                on_gpu,
+            });
+        }
     }
 
     /// Reads the timestamps of `pending` after their submission finished.
     pub(crate) fn collect(&mut self, device: &wgpu::Device) {
-        let names = std::mem::take(&mut self.pending);
-        if names.is_empty() {
+        let launches = std::mem::take(&mut self.pending);
+        if launches.is_empty() {
             return;
         }
         let ts = self.timestamps.as_ref().expect("collect needs timestamps");
-        let bytes = names.len() as u64 * 16;
+        let bytes = launches.len() as u64 * 16;
         let slice = ts.readback.slice(..bytes);
         slice.map_async(wgpu::MapMode::Read, |_| {});
         device
@@ -90,38 +139,153 @@ impl Profiler {
         let ticks: Vec<u64> = bytemuck::cast_slice(&view).to_vec();
         drop(view);
         ts.readback.unmap();
-        let period = ts.period_ns;
-        for (i, name) in names.iter().enumerate() {
+        let period_ns = ts.period_ns;
+        let period_us = period_ns * 1e-3;
+        let now_us = self.since_start_us(Instant::now());
+        // The last dispatch ended just before this read-back returned: that fixes the
+        // GPU clock against the host's once, and every later span keeps its GPU spacing.
+        let last_end_us = ticks[2 * launches.len() - 1] as f64 * period_us;
+        let offset = *self.gpu_offset_us.get_or_insert(now_us - last_end_us);
+        for (i, (name, work)) in launches.iter().enumerate() {
             let (start, end) = (ticks[2 * i], ticks[2 * i + 1]);
-            self.record(name, end.saturating_sub(start) as f64 * period);
+            let ns = end.saturating_sub(start) as f64 * period_ns;
+            self.record(name, *work, ns);
+            if let Some(spans) = &mut self.spans {
+                spans.push(Span {
+                    name: name.clone(),
+                    start_us: start as f64 * period_us + offset,
+                    duration_us: ns * 1e-3,
+                    on_gpu: true,
+                });
+            }
         }
     }
 
-    pub(crate) fn report(&self) -> String {
-        let mut rows: Vec<(&String, &Row)> = self.rows.iter().collect();
-        rows.sort_by(|a, b| b.1.total_ns.total_cmp(&a.1.total_ns));
-        let total: f64 = rows.iter().map(|(_, r)| r.total_ns).sum();
-        let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(6).max(6);
-        let how = if self.timestamps.is_some() {
+    pub(crate) fn rows(&self) -> Vec<ProfileRow> {
+        let mut rows: Vec<ProfileRow> = self
+            .rows
+            .iter()
+            .map(|(name, row)| ProfileRow {
+                name: name.clone(),
+                ..row.clone()
+            })
+            .collect();
+        rows.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        rows
+    }
+
+    pub(crate) fn how(&self) -> &'static str {
+        if self.timestamps.is_some() {
             "GPU timestamps"
         } else {
             "host clock around each dispatch, serialised (no timestamp queries on this adapter)"
-        };
-        let mut out = format!(
-            "GPU time per kernel ({how})\n{:<width$} {:>8} {:>11} {:>11} {:>7}\n",
-            "kernel", "calls", "total ms", "mean us", "share"
-        );
-        for (name, row) in rows {
-            out += &format!(
-                "{:<width$} {:>8} {:>11.3} {:>11.1} {:>6.1}%\n",
-                name,
-                row.calls,
-                row.total_ns / 1e6,
-                row.total_ns / 1e3 / row.calls as f64,
-                100.0 * row.total_ns / total.max(1e-9),
-            );
         }
-        out += &format!("{:<width$} {:>8} {:>11.3}\n", "all", "", total / 1e6);
-        out
     }
+
+    /// The spans as a Chrome trace-event document (Perfetto, chrome://tracing).
+    pub(crate) fn trace_json(&self, adapter: &str) -> Option<String> {
+        let spans = self.spans.as_ref()?;
+        let mut events = vec![
+            serde_json::json!({"name": "process_name", "ph": "M", "pid": 1,
+                "args": {"name": format!("GPU: {adapter}")}}),
+            serde_json::json!({"name": "process_name", "ph": "M", "pid": 2,
+                "args": {"name": "host"}}),
+        ];
+        for span in spans {
+            events.push(serde_json::json!({
+                "name": span.name,
+                "cat": if span.on_gpu { "dispatch" } else { "host" },
+                "ph": "X",
+                "ts": span.start_us,
+                "dur": span.duration_us,
+                "pid": if span.on_gpu { 1 } else { 2 },
+                "tid": 1,
+            }));
+        }
+        Some(serde_json::json!({ "traceEvents": events, "displayTimeUnit": "ms" }).to_string())
+    }
+}
+
+/// The adapter's ceilings, measured by microbenchmarks in the same run.
+#[derive(Clone, Copy, Debug)]
+pub struct Peaks {
+    /// FLOP/s of a register-only FMA kernel.
+    pub flops: f64,
+    /// Bytes/s of a kernel that copies a large buffer (read + write).
+    pub bytes: f64,
+}
+
+/// Counts of what the host asked of the GPU.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub dispatches: u64,
+    pub submissions: u64,
+    pub readbacks: u64,
+    pub uploaded_bytes: u64,
+}
+
+/// The per-kernel table: time, rates, intensity, share of each peak and the bound.
+pub fn table(how: &str, rows: &[ProfileRow], peaks: Peaks) -> String {
+    let total: f64 = rows.iter().map(|r| r.seconds).sum();
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(6).max(6);
+    let ridge = peaks.flops / peaks.bytes;
+    let mut out = format!(
+        "GPU time per kernel ({how}); this adapter measured now: FMA peak {:.1} GFLOP/s, copy {:.1} GB/s (ridge {ridge:.1} FLOP/byte)\n\
+         {:<width$} {:>7} {:>10} {:>10} {:>6} {:>8} {:>7} {:>7} {:>6} {:>6}  bound\n",
+        peaks.flops / 1e9,
+        peaks.bytes / 1e9,
+        "kernel",
+        "calls",
+        "total ms",
+        "mean us",
+        "share",
+        "GFLOP/s",
+        "GB/s",
+        "FLOP/B",
+        "%FMA",
+        "%copy",
+    );
+    for row in rows {
+        let seconds = row.seconds.max(1e-12);
+        let (flop_rate, byte_rate) = (row.flops / seconds, row.bytes / seconds);
+        let intensity = row.flops / row.bytes.max(1.0);
+        let bound = if row.bytes == 0.0 && row.flops == 0.0 {
+            "-"
+        } else if intensity >= ridge {
+            "compute"
+        } else {
+            "memory"
+        };
+        out += &format!(
+            "{:<width$} {:>7} {:>10.3} {:>10.1} {:>5.1}% {:>8.2} {:>7.2} {:>7.2} {:>5.1}% {:>5.1}%  {bound}\n",
+            row.name,
+            row.calls,
+            row.seconds * 1e3,
+            row.seconds * 1e6 / row.calls as f64,
+            100.0 * row.seconds / total.max(1e-12),
+            flop_rate / 1e9,
+            byte_rate / 1e9,
+            intensity,
+            100.0 * flop_rate / peaks.flops,
+            100.0 * byte_rate / peaks.bytes,
+        );
+    }
+    let (flops, bytes): (f64, f64) = rows
+        .iter()
+        .map(|r| (r.flops, r.bytes))
+        .fold((0.0, 0.0), |(f, b), (rf, rb)| (f + rf, b + rb));
+    out += &format!(
+        "{:<width$} {:>7} {:>10.3} {:>10} {:>6} {:>8.2} {:>7.2} {:>7.2} {:>5.1}% {:>5.1}%\n",
+        "all",
+        rows.iter().map(|r| r.calls).sum::<u64>(),
+        total * 1e3,
+        "",
+        "",
+        flops / total.max(1e-12) / 1e9,
+        bytes / total.max(1e-12) / 1e9,
+        flops / bytes.max(1.0),
+        100.0 * flops / total.max(1e-12) / peaks.flops,
+        100.0 * bytes / total.max(1e-12) / peaks.bytes,
+    );
+    out
 }

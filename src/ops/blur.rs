@@ -43,7 +43,9 @@ fn blur_pass(x: &Tensor, taps: &Tensor, vertical: bool, transpose: bool) -> Tens
     };
     // Both passes tile the output the same way; only what a tile stages differs.
     x.gpu().dispatch(
-        &Kernel::new(&BLUR, entry).with(&constants),
+        &Kernel::new(&BLUR, entry)
+            .with(&constants)
+            .doing(2 * taps.numel() * x.numel(), 2 * x.numel() + taps.numel()),
         &[x.buffer(), taps.buffer(), out.buffer()],
         &[h as u32, w as u32, radius as u32],
         Grid([w.div_ceil(16) as u32, h.div_ceil(16) as u32, (n * c) as u32]),
@@ -62,8 +64,10 @@ fn pyramid_kernel(
 ) {
     let [n, c, h, w] = fine_dims;
     let gpu = out.gpu();
+    // About a multiply-add per tap along each axis for every value read or written.
+    let values = fine.numel() + coarse.numel() + out.numel();
     gpu.dispatch_by_binding(
-        &Kernel::new(&PYRAMID, entry),
+        &Kernel::new(&PYRAMID, entry).doing(4 * taps.numel() * values, values + taps.numel()),
         &[
             (1, fine.buffer()),
             (2, coarse.buffer()),

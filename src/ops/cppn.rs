@@ -190,8 +190,11 @@ impl PackedCppn {
             }
             _ => (Kernel::new(&CPPN_RENDER, "cppn_render"), 64),
         };
+        let flops = self.flops_per_pixel() as usize * pixels;
         gpu.dispatch(
-            &kernel.with(&sizes),
+            &kernel
+                .with(&sizes)
+                .doing(flops, self.weights.numel() + pixels * self.channels),
             &[self.weights.buffer(), out.buffer()],
             &params,
             gpu.linear_grid((pixels as u64).div_ceil(group)),

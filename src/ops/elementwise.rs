@@ -157,7 +157,7 @@ impl Tensor {
         let n = out.numel();
         let params = [n as u32, 0, 0, 0, 0, value.to_bits(), 0];
         gpu.dispatch(
-            &Kernel::new(&ELEMENTWISE, "fill"),
+            &Kernel::new(&ELEMENTWISE, "fill").doing(0, n),
             &[out.buffer()],
             &params,
             grid_for(gpu, n),
@@ -179,7 +179,8 @@ impl Tensor {
         let constants = [("OP", f64::from(op.code()))];
         let kernel = Kernel::new(&ELEMENTWISE, "map_unary")
             .with(&constants)
-            .tagged(op.name());
+            .tagged(op.name())
+            .doing(n, 2 * n);
         let params = [n as u32, 0, 0, 0, 0, alpha.to_bits(), beta.to_bits()];
         self.gpu().dispatch(
             &kernel,
@@ -205,7 +206,8 @@ impl Tensor {
         let constants = [("OP", f64::from(op.code()))];
         let kernel = Kernel::new(&ELEMENTWISE, "map_unary_grad")
             .with(&constants)
-            .tagged(op.name());
+            .tagged(op.name())
+            .doing(2 * n, 4 * n);
         self.gpu().dispatch(
             &kernel,
             &[self.buffer(), y.buffer(), g.buffer(), out.buffer()],
@@ -314,7 +316,8 @@ impl Tensor {
         ];
         let kernel = Kernel::new(&ELEMENTWISE, "map_binary")
             .with(&constants)
-            .tagged(op.name());
+            .tagged(op.name())
+            .doing(n, n + self.numel() + other.numel());
         self.gpu().dispatch(
             &kernel,
             &[self.buffer(), other.buffer(), out.buffer()],
@@ -365,7 +368,8 @@ impl Tensor {
         let constants = [("OP", op as u32 as f64)];
         let kernel = Kernel::new(&ELEMENTWISE, "map_scalar")
             .with(&constants)
-            .tagged(op.name());
+            .tagged(op.name())
+            .doing(n, 2 * n);
         self.gpu().dispatch(
             &kernel,
             &[self.buffer(), out.buffer()],

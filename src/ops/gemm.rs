@@ -133,6 +133,13 @@ impl Gemm<'_> {
             self.out.buffer(),
         ];
         let words: &[u32] = bytemuck::cast_slice(std::slice::from_ref(p));
+        // Useful work: a multiply-add per (row, column, k), each operand read once and the
+        // result written once (a convolution's image, not its windows).
+        let flops = 2 * m * n * p.k as usize * self.batch;
+        let floats = self.a.numel()
+            + self.b.numel()
+            + m * n * self.batch
+            + self.bias.map_or(0, |(t, _)| t.numel());
         let mut constants = vec![
             ("MODE", f64::from(mode)),
             ("TRANS_A", flag(ta)),
@@ -159,7 +166,8 @@ impl Gemm<'_> {
                 ]);
                 let kernel = Kernel::new(&GEMM_LANES, "gemm_lanes")
                     .with(&constants)
-                    .tagged(self.tag());
+                    .tagged(self.tag())
+                    .doing(flops, floats);
                 gpu.dispatch(&kernel, &storage, words, grid);
             }
             _ => {
@@ -170,7 +178,8 @@ impl Gemm<'_> {
                 ]);
                 let kernel = Kernel::new(&GEMM_TILED, "gemm_tiled")
                     .with(&constants)
-                    .tagged(self.tag());
+                    .tagged(self.tag())
+                    .doing(flops, floats);
                 gpu.dispatch(&kernel, &storage, words, grid);
             }
         }

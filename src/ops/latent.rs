@@ -61,7 +61,7 @@ impl Tensor {
             ("argmin_rows", rows as u64)
         };
         gpu.dispatch(
-            &Kernel::new(&REDUCE, entry),
+            &Kernel::new(&REDUCE, entry).doing(rows * cols, rows * cols + rows),
             &[self.buffer(), out.buffer()],
             &[rows as u32, cols as u32, 1, cols as u32, 1, 1f32.to_bits()],
             gpu.linear_grid(groups),

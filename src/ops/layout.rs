@@ -90,7 +90,7 @@ impl Tensor {
         ];
         let gpu = self.gpu();
         gpu.dispatch(
-            &Kernel::new(&LAYOUT, "gather"),
+            &Kernel::new(&LAYOUT, "gather").doing(0, 2 * n),
             &[self.buffer(), out.buffer()],
             &params,
             gpu.linear_grid((n as u64).div_ceil(256)),
@@ -127,7 +127,7 @@ fn copy_block(
         dst_at.1 as u32,
     ];
     gpu.dispatch(
-        &Kernel::new(&BLOCK, "copy_block"),
+        &Kernel::new(&BLOCK, "copy_block").doing(0, 2 * outer * inner),
         &[src.buffer(), dst.buffer()],
         &words,
         gpu.linear_grid(((outer * inner) as u64).div_ceil(256)),
@@ -245,7 +245,7 @@ impl Tensor {
         let index = row_index(self.gpu(), rows, n);
         let gpu = self.gpu();
         gpu.dispatch(
-            &Kernel::new(&BLOCK, "gather_rows"),
+            &Kernel::new(&BLOCK, "gather_rows").doing(0, rows.len() * (2 * d + 1)),
             &[self.buffer(), out.buffer(), index.buffer()],
             &[rows.len() as u32, d as u32, 0, 0, 0, 0],
             gpu.linear_grid(((rows.len() * d) as u64).div_ceil(256)),
@@ -275,7 +275,7 @@ impl Tensor {
         let index = row_index(self.gpu(), rows, n);
         let gpu = self.gpu();
         gpu.dispatch(
-            &Kernel::new(&BLOCK, "scatter_rows"),
+            &Kernel::new(&BLOCK, "scatter_rows").doing(0, rows.len() * (2 * d + 1)),
             &[values.buffer(), self.buffer(), index.buffer()],
             &[rows.len() as u32, d as u32, 0, 0, 0, 0],
             gpu.linear_grid(((rows.len() * d) as u64).div_ceil(256)),

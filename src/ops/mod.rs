@@ -9,6 +9,7 @@ pub mod latent;
 pub mod layout;
 pub mod matmul;
 pub mod norm;
+pub mod peak;
 pub mod pool;
 pub mod random;
 pub mod reduce;

@@ -65,7 +65,8 @@ impl Tensor {
             );
             let (mean, var) = (Tensor::uninit(gpu, &[c]), Tensor::uninit(gpu, &[c]));
             gpu.dispatch(
-                &Kernel::new(&NORM, "batch_stats"),
+                // A sum and a sum of squares per value; the running averages are per channel.
+                &Kernel::new(&NORM, "batch_stats").doing(3 * self.numel(), self.numel() + 6 * c),
                 &[
                     self.buffer(),
                     mean.buffer(),
@@ -83,7 +84,8 @@ impl Tensor {
         let out = Tensor::uninit(gpu, self.dims());
         let grid = gpu.linear_grid((self.numel() as u64).div_ceil(256));
         gpu.dispatch(
-            &Kernel::new(&NORM, "batch_normalize"),
+            &Kernel::new(&NORM, "batch_normalize")
+                .doing(2 * self.numel(), 2 * self.numel() + 4 * c),
             &[
                 self.buffer(),
                 mean.buffer(),
@@ -100,7 +102,7 @@ impl Tensor {
             let gpu = x.gpu();
             let (sum_dy, sum_dy_xhat) = (Tensor::uninit(gpu, &[c]), Tensor::uninit(gpu, &[c]));
             gpu.dispatch(
-                &Kernel::new(&NORM, "batch_norm_sums"),
+                &Kernel::new(&NORM, "batch_norm_sums").doing(4 * x.numel(), 2 * x.numel() + 4 * c),
                 &[
                     x.buffer(),
                     mean.buffer(),
@@ -116,7 +118,8 @@ impl Tensor {
                 if training {
                     let dx = Tensor::uninit(gpu, x.dims());
                     gpu.dispatch(
-                        &Kernel::new(&NORM, "batch_norm_input_grad"),
+                        &Kernel::new(&NORM, "batch_norm_input_grad")
+                            .doing(5 * x.numel(), 3 * x.numel() + 5 * c),
                         &[
                             x.buffer(),
                             mean.buffer(),

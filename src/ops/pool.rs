@@ -45,7 +45,10 @@ impl PlaneOp {
         let out = Tensor::uninit(x.gpu(), &[n, c, out_h, out_w]);
         let gpu = x.gpu();
         gpu.dispatch(
-            &Kernel::new(&PLANES, "plane_map").with(&constants),
+            // One operation per value read and per value written (the weights' few taps).
+            &Kernel::new(&PLANES, "plane_map")
+                .with(&constants)
+                .doing(x.numel() + out.numel(), x.numel() + out.numel()),
             &[x.buffer(), out.buffer()],
             &words,
             gpu.linear_grid((out.numel() as u64).div_ceil(256)),
@@ -53,7 +56,9 @@ impl PlaneOp {
         let backward = move |dy: &Tensor, _: &[bool]| {
             let dx = Tensor::uninit(dy.gpu(), &[n, c, h, w]);
             dy.gpu().dispatch(
-                &Kernel::new(&PLANES, "plane_map_grad").with(&constants),
+                &Kernel::new(&PLANES, "plane_map_grad")
+                    .with(&constants)
+                    .doing(dy.numel() + dx.numel(), dy.numel() + dx.numel()),
                 &[dy.buffer(), dx.buffer()],
                 &words,
                 dy.gpu().linear_grid((dx.numel() as u64).div_ceil(256)),

@@ -54,7 +54,8 @@ impl Rng {
         let constants = [("NORMAL", f64::from(u8::from(normal)))];
         let kernel = Kernel::new(&RANDOM, "generate")
             .with(&constants)
-            .tagged(if normal { "normal" } else { "uniform" });
+            .tagged(if normal { "normal" } else { "uniform" })
+            .doing(0, n as usize);
         gpu.dispatch(
             &kernel,
             &[out.buffer()],

@@ -51,7 +51,8 @@ impl Tensor {
             gpu.dispatch(
                 &Kernel::new(&REDUCE, "reduce_short_rows")
                     .with(&constants)
-                    .tagged(op.name()),
+                    .tagged(op.name())
+                    .doing(outer * r, outer * r + outer),
                 &[self.buffer(), out.buffer()],
                 &params,
                 gpu.linear_grid((outer as u64).div_ceil(256)),
@@ -81,7 +82,8 @@ impl Tensor {
             };
             let kernel = Kernel::new(&REDUCE, entry)
                 .with(&constants)
-                .tagged(op.name());
+                .tagged(op.name())
+                .doing(x.numel(), x.numel() + out.numel());
             gpu.dispatch(
                 &kernel,
                 &[x.buffer(), out.buffer()],

@@ -39,8 +39,11 @@ impl Launch<'_> {
             .enumerate()
             .map(|(i, t)| (i as u32 + 1, t.buffer()))
             .collect();
+        // Each value: five windowed moments (or their transposes), a multiply-add per tap.
+        let flops = 10 * self.taps.numel() * elements;
+        let floats = self.x.numel() + self.y.numel() + src.numel() + out.numel() + out2.numel();
         gpu.dispatch_by_binding(
-            &Kernel::new(&SSIM, entry),
+            &Kernel::new(&SSIM, entry).doing(flops, floats),
             &numbered,
             &self.words,
             gpu.linear_grid((elements as u64).div_ceil(256)),

@@ -55,8 +55,15 @@ fn launch(
 ) {
     let gpu = buffers[0].gpu();
     let storage: Vec<&wgpu::Buffer> = buffers.iter().map(|t| t.buffer()).collect();
+    // Per updated value: every per-value state read (a row index is not), all but the
+    // gradient written; Adam's update is about a dozen operations, SGD's four.
+    let n = p.n;
+    let states = buffers.iter().filter(|t| t.numel() >= n).count();
+    let per_value = if entry.starts_with("adam") { 12 } else { 4 };
     gpu.dispatch(
-        &Kernel::new(&OPTIM, entry).with(constants),
+        &Kernel::new(&OPTIM, entry)
+            .with(constants)
+            .doing(per_value * n, (2 * states).saturating_sub(1) * n),
         &storage,
         &p.words(),
         gpu.linear_grid((p.n as u64).div_ceil(256)),

@@ -184,7 +184,11 @@ fn steps(
     let mut figures = Vec::new();
     let mut warning: Option<String> = None;
     while run.model.step() < total && !stop.load(Ordering::SeqCst) {
+        let step_started = Instant::now();
         let scalars = run.model.train_step(&data.train);
+        if let Some((_, t)) = scalars.first() {
+            t.gpu().host_span("train step (queued)", step_started);
+        }
         window_steps += 1;
         let step = run.model.step();
         let stopping = stop.load(Ordering::SeqCst);

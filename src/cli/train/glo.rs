@@ -248,3 +248,19 @@ fn settings(args: &GloArgs, data: &Split) -> anyhow::Result<GloConfig> {
         }),
     })
 }
+
+/// The README's `pegasus train glo`: its model, built with every default on the embedded
+/// digits (held-out split included), for `pegasus bench train-step --model glo`.
+pub(crate) fn default_run(gpu: &Arc<Gpu>) -> anyhow::Result<(Glo, Split)> {
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        args: GloArgs,
+    }
+    let Defaults { args } = <Defaults as clap::Parser>::try_parse_from(["glo"])?;
+    let hold_out = (args.holdout_every > 0).then_some(args.holdout_every);
+    let data = Split::choose(&args.run.selection, hold_out)?;
+    let config = settings(&args, &data)?;
+    let model = <Glo as crate::train::Kind>::build(gpu, &config, Some(&data.train))?;
+    Ok((model, data))
+}

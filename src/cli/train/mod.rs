@@ -6,7 +6,7 @@ mod cppn;
 mod encoder;
 mod features;
 mod glann;
-mod glo;
+pub(crate) mod glo;
 mod vae;
 mod vaegan;
 
@@ -254,6 +254,7 @@ fn train_kind<K: Kind>(
     let flag = stop.clone();
     // A second Ctrl-C during the save falls through to the default and ends the process.
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let (traffic_before, step_before) = (gpu.traffic(), model.step());
     let outcome = train_in_harness(
         &mut model,
         K::KIND,
@@ -268,8 +269,8 @@ fn train_kind<K: Kind>(
         },
         &stop,
     )?;
-    if let Some(report) = gpu.profile_report() {
-        eprintln!("\n{report}");
+    if gpu.profiling() {
+        super::print_traffic(&gpu, traffic_before, outcome.step - step_before);
     }
     println!("{}", summary(&outcome, &dir));
     for line in model.report(&data) {
