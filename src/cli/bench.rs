@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 
 use crate::gpu::Gpu;
 use crate::ops::cppn::{DenseLayer, PackedCppn, RenderKernel};
-use crate::ops::peak::{fma_peak, median_seconds};
+use crate::ops::peak::{fma_peak, median_seconds, timed_median};
 use crate::ops::{HostRng, Rng};
 use crate::tensor::Tensor;
 
@@ -224,20 +224,8 @@ fn bench_train_step(
 }
 
 /// Median seconds of `step` (waited for) over `steps` runs after two warm-up runs.
-fn median_step(gpu: &Gpu, steps: usize, mut step: impl FnMut()) -> f64 {
-    for _ in 0..2 {
-        step();
-    }
-    gpu.sync();
-    let mut times = Vec::new();
-    for _ in 0..steps {
-        let t = Instant::now();
-        step();
-        gpu.sync();
-        times.push(t.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+fn median_step(gpu: &Gpu, steps: usize, step: impl FnMut()) -> f64 {
+    timed_median(gpu, 2, |runs, _| runs >= steps, step)
 }
 
 /// Median seconds of one step of the default GLO run (its batches, loss, both optimisers; no

@@ -621,9 +621,7 @@ impl Gpu {
             .and_then(|p| p.trace_json(&self.info.name))
     }
 
-    /// Notes a host-side span (a training step, a checkpoint) for the trace.
-    pub fn host_span(&self, name: &str, start: std::time::Instant) {
-        let end = std::time::Instant::now();
+    fn with_profiler(&self, f: impl FnOnce(&mut Profiler)) {
         if let Some(p) = self
             .batch
             .lock()
@@ -631,8 +629,14 @@ impl Gpu {
             .profiler
             .as_mut()
         {
-            p.span(name, start, end, false);
+            f(p);
         }
+    }
+
+    /// Notes a host-side span (a training step, a checkpoint) for the trace.
+    pub fn host_span(&self, name: &str, start: std::time::Instant) {
+        let end = std::time::Instant::now();
+        self.with_profiler(|p| p.span(name, start, end, false));
     }
 
     /// What the host has asked of the GPU since it opened.
@@ -648,15 +652,7 @@ impl Gpu {
     /// Forgets the kernel times gathered so far (e.g. after a calibration run).
     pub fn reset_profile(&self) {
         self.sync();
-        if let Some(p) = self
-            .batch
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .profiler
-            .as_mut()
-        {
-            p.reset();
-        }
+        self.with_profiler(Profiler::reset);
     }
 
     pub fn profiling(&self) -> bool {

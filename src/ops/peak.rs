@@ -8,14 +8,21 @@ use crate::gpu::{Gpu, Grid, Kernel, Peaks};
 use crate::ops::shaders::BENCH;
 use crate::tensor::Tensor;
 
-/// Median seconds of `run` over enough repetitions to fill about a second (at least 3),
-/// after one warm-up that also builds the pipelines.
-pub fn median_seconds(gpu: &Gpu, mut run: impl FnMut()) -> f64 {
-    run();
+/// Median seconds of `run` (waited for each time) after `warm_up` untimed runs, timing runs
+/// until `enough(runs so far, seconds since the first)`.
+pub fn timed_median(
+    gpu: &Gpu,
+    warm_up: usize,
+    enough: impl Fn(usize, f64) -> bool,
+    mut run: impl FnMut(),
+) -> f64 {
+    for _ in 0..warm_up {
+        run();
+    }
     gpu.sync();
     let mut times = Vec::new();
     let started = Instant::now();
-    while times.len() < 3 || (started.elapsed().as_secs_f64() < 1.0 && times.len() < 50) {
+    while !enough(times.len(), started.elapsed().as_secs_f64()) {
         let t = Instant::now();
         run();
         gpu.sync();
@@ -23,6 +30,17 @@ pub fn median_seconds(gpu: &Gpu, mut run: impl FnMut()) -> f64 {
     }
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
+}
+
+/// Median seconds of `run` over enough repetitions to fill about a second (at least 3, at
+/// most 50), after one warm-up that also builds the pipelines.
+pub fn median_seconds(gpu: &Gpu, run: impl FnMut()) -> f64 {
+    timed_median(
+        gpu,
+        1,
+        |runs, seconds| runs >= 50 || (runs >= 3 && seconds >= 1.0),
+        run,
+    )
 }
 
 /// FLOP/s of the register-only FMA kernel.
