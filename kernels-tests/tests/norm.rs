@@ -92,6 +92,41 @@ fn training_mode_forward_and_backward() {
     check_training(&[1, 2, 3, 1], 2); // batch of one image: statistics over its pixels
     check_training(&[7, 5], 3); // BatchNorm1d
     check_training(&[3, 37, 1, 1], 4);
+    check_training(&[2, 3, 17, 19], 5); // planes longer than a workgroup, not a multiple of it
+    check_training(&[3, 2, 16, 16], 6); // planes exactly one workgroup long
+}
+
+#[test]
+fn statistics_stay_accurate_far_from_zero_and_over_long_planes() {
+    // Values near 1000 with a spread of 1: a plain sum of squares in f32 would lose the
+    // variance to cancellation.
+    let gpu = gpu();
+    let mut inputs = Inputs::new(11);
+    for dims in [
+        [3usize, 2, 17, 19],
+        [2, 3, 1, 1],
+        [5, 4, 16, 16],
+        [300, 2, 1, 1],
+    ] {
+        let (n, c, s) = (dims[0], dims[1], dims[2] * dims[3]);
+        let (x, host) = inputs.tensor(&dims, 1000.0, 1001.0);
+        let (rm, rv) = (Tensor::zeros(&gpu, &[c]), Tensor::zeros(&gpu, &[c]));
+        let (gamma, beta) = (Tensor::full(&gpu, &[c], 1.0), Tensor::zeros(&gpu, &[c]));
+        // Momentum 1: the running estimates become the batch's mean and unbiased variance.
+        let _ = x.batch_norm(&gamma, &beta, RunningStats::new(&rm, &rv), true, 1.0, 1e-5);
+        let st = stats(&to_f64(&host), n, c, s);
+        let count = (n * s) as f64;
+        let means: Vec<f64> = st.iter().map(|m| m.0).collect();
+        let vars: Vec<f64> = st.iter().map(|m| m.1 * count / (count - 1.0)).collect();
+        assert_close(&format!("mean {dims:?}"), &rm.to_vec(), &means, 1e-4, 1e-6);
+        assert_close(
+            &format!("variance {dims:?}"),
+            &rv.to_vec(),
+            &vars,
+            1e-5,
+            1e-3,
+        );
+    }
 }
 
 #[test]

@@ -58,6 +58,8 @@ impl Tensor {
             eps.to_bits(),
             momentum.to_bits(),
         ];
+        // Threads per channel of the two reductions (see shaders/norm.wgsl).
+        let group = [("GROUP", if gpu.is_software() { 64.0 } else { 256.0 })];
         let (mean, var) = if training {
             assert!(
                 n * s > 1,
@@ -66,7 +68,9 @@ impl Tensor {
             let (mean, var) = (Tensor::uninit(gpu, &[c]), Tensor::uninit(gpu, &[c]));
             gpu.dispatch(
                 // A sum and a sum of squares per value; the running averages are per channel.
-                &Kernel::new(&NORM, "batch_stats").doing(3 * self.numel(), self.numel() + 6 * c),
+                &Kernel::new(&NORM, "batch_stats")
+                    .with(&group)
+                    .doing(3 * self.numel(), self.numel() + 6 * c),
                 &[
                     self.buffer(),
                     mean.buffer(),
@@ -102,7 +106,9 @@ impl Tensor {
             let gpu = x.gpu();
             let (sum_dy, sum_dy_xhat) = (Tensor::uninit(gpu, &[c]), Tensor::uninit(gpu, &[c]));
             gpu.dispatch(
-                &Kernel::new(&NORM, "batch_norm_sums").doing(4 * x.numel(), 2 * x.numel() + 4 * c),
+                &Kernel::new(&NORM, "batch_norm_sums")
+                    .with(&group)
+                    .doing(4 * x.numel(), 2 * x.numel() + 4 * c),
                 &[
                     x.buffer(),
                     mean.buffer(),
