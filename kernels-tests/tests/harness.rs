@@ -307,9 +307,6 @@ fn loss_and_psnr(text: &str) -> Vec<(usize, f32, f32)> {
         .collect()
 }
 
-/// The adapter that wrote kernels-tests/golden/glo_metrics_before_harness.csv.
-const FIXTURE_ADAPTER: &str = "llvmpipe (LLVM 15.0.6, 256 bits)";
-
 #[test]
 fn glo_through_the_harness_gives_the_metrics_it_gave_before() {
     // The command that made kernels-tests/golden/glo_metrics_before_harness.csv with the
@@ -396,8 +393,11 @@ fn glo_through_the_harness_gives_the_metrics_it_gave_before() {
         "the harness trains GLO exactly as its own steps do"
     );
 
-    // And as the binary before the move did. Other adapters round differently over 24
-    // steps; on the adapter that made the file the values agree to the last bit.
+    // And as the binary before the move did, to rounding: other adapters round differently
+    // over 24 steps, and so does this code since BatchNorm's reductions changed their
+    // summation order (64 threads per channel on software rasterisers). Until then the values
+    // agreed to the last bit on the adapter that made the file; the harness against the
+    // steps by hand, above, still must.
     let before = loss_and_psnr(include_str!("../golden/glo_metrics_before_harness.csv"));
     assert_eq!(before.len(), through_harness.len());
     for (b, h) in before.iter().zip(&through_harness) {
@@ -411,8 +411,5 @@ fn glo_through_the_harness_gives_the_metrics_it_gave_before() {
             h.1,
             h.2
         );
-    }
-    if gpu.info().name == FIXTURE_ADAPTER {
-        assert_eq!(before, through_harness, "bit for bit on {FIXTURE_ADAPTER}");
     }
 }
