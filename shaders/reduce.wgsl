@@ -9,8 +9,9 @@
 //   1  x    storage read        outer * r * inner elements
 //   2  out  storage read_write  outer * chunks * inner elements
 //
-// reduce_rows (inner == 1): one workgroup of 256 per (o, chunk); threads stride over the
-//   chunk, then a tree in workgroup memory. Grid: outer * chunks workgroups (2-D if large).
+// reduce_rows (inner == 1): one workgroup of GROUP per (o, chunk) (256 on GPUs, 64 on software
+//   rasterisers, whose barriers each cost a pass over the workgroup's SIMD chunks); threads
+//   stride over the chunk, then a tree in workgroup memory. Grid: outer * chunks workgroups (2-D if large).
 // reduce_cols (inner > 1): one thread per (o, chunk, i) loops over the chunk; neighbouring
 //   threads read neighbouring i. Grid: ceil(inner / 256) * outer * chunks workgroups.
 // reduce_short_rows (inner == 1, r <= 64): one thread per row folds it alone; a workgroup
@@ -30,6 +31,7 @@ const MAX: u32 = 1u;
 const MIN: u32 = 2u;
 
 override OP: u32 = 0u;
+override GROUP: u32 = 256u;   // threads of a reduce_rows workgroup, a power of two <= 256
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -58,7 +60,7 @@ fn finish(v: f32) -> f32 {
     return v;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(GROUP)
 fn reduce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                @builtin(local_invocation_index) lid: u32) {
     let w = wid.x + wid.y * nwg.x;
@@ -68,12 +70,12 @@ fn reduce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     let start = c * p.chunk;
     let end = min(start + p.chunk, p.r);
     var acc = identity();
-    for (var r = start + lid; r < end; r += 256u) {
+    for (var r = start + lid; r < end; r += GROUP) {
         acc = combine(acc, x[o * p.r + r]);
     }
     partial[lid] = acc;
     workgroupBarrier();
-    for (var half = 128u; half > 0u; half >>= 1u) {
+    for (var half = GROUP / 2u; half > 0u; half >>= 1u) {
         if lid < half {
             partial[lid] = combine(partial[lid], partial[lid + half]);
         }
@@ -135,17 +137,17 @@ fn argmin_short_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
 }
 
 // argmin_rows: out[o] = the column of the smallest x[o, :] (first on ties), as f32; one
-// workgroup of 256 per row (outer rows of r columns), then a tree over (value, column).
+// workgroup of GROUP per row (as reduce_rows) (outer rows of r columns), then a tree over (value, column).
 var<workgroup> best_index: array<u32, 256>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(GROUP)
 fn argmin_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                @builtin(local_invocation_index) lid: u32) {
     let o = wid.x + wid.y * nwg.x;
     if o >= p.outer { return; }
     var value = bitcast<f32>(0x7f800000u);
     var at = 0xffffffffu;
-    for (var c = lid; c < p.r; c += 256u) {
+    for (var c = lid; c < p.r; c += GROUP) {
         let v = x[o * p.r + c];
         if v < value || at == 0xffffffffu {
             value = v;
@@ -155,7 +157,7 @@ fn argmin_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     partial[lid] = value;
     best_index[lid] = at;
     workgroupBarrier();
-    for (var half = 128u; half > 0u; half >>= 1u) {
+    for (var half = GROUP / 2u; half > 0u; half >>= 1u) {
         if lid < half {
             let v = partial[lid + half];
             let i = best_index[lid + half];

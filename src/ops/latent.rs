@@ -60,8 +60,12 @@ impl Tensor {
         } else {
             ("argmin_rows", rows as u64)
         };
+        // Threads per row of argmin_rows (see shaders/reduce.wgsl); unused by the short rows.
+        let group = [("GROUP", if gpu.is_software() { 64.0 } else { 256.0 })];
         gpu.dispatch(
-            &Kernel::new(&REDUCE, entry).doing(rows * cols, rows * cols + rows),
+            &Kernel::new(&REDUCE, entry)
+                .with(&group)
+                .doing(rows * cols, rows * cols + rows),
             &[self.buffer(), out.buffer()],
             &[rows as u32, cols as u32, 1, cols as u32, 1, 1f32.to_bits()],
             gpu.linear_grid(groups),

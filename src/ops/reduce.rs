@@ -74,14 +74,21 @@ impl Tensor {
                 chunks as u32,
                 (if last { scale } else { 1.0 }).to_bits(),
             ];
-            let constants = [("OP", op as u32 as f64)];
-            let (entry, groups) = if inner == 1 {
-                ("reduce_rows", outer * chunks)
+            // reduce_rows' threads per workgroup (see shaders/reduce.wgsl).
+            let group = if gpu.is_software() { 64.0 } else { 256.0 };
+            let rows_constants = [("OP", op as u32 as f64), ("GROUP", group)];
+            let cols_constants = [("OP", op as u32 as f64)];
+            let (entry, groups, constants) = if inner == 1 {
+                ("reduce_rows", outer * chunks, &rows_constants[..])
             } else {
-                ("reduce_cols", inner.div_ceil(256) * outer * chunks)
+                (
+                    "reduce_cols",
+                    inner.div_ceil(256) * outer * chunks,
+                    &cols_constants[..],
+                )
             };
             let kernel = Kernel::new(&REDUCE, entry)
-                .with(&constants)
+                .with(constants)
                 .tagged(op.name())
                 .doing(x.numel(), x.numel() + out.numel());
             gpu.dispatch(
