@@ -1415,25 +1415,11 @@ fn profile_reports_rates_against_measured_peaks_and_writes_a_trace() {
     let trained = pegasus(
         &dir,
         &[
-            "profile",
-            "--",
-            "train",
-            "glo",
-            "--classes",
-            "1,7",
-            "--limit",
-            "400",
-            "--nz",
-            "8",
-            "--ngf",
-            "8",
-            "--batch",
-            "32",
-            "--steps",
-            "4",
-            "--log-every",
-            "2",
-        ],
+            &["profile", "--"][..],
+            GLO_MODEL,
+            &["--steps", "4", "--log-every", "2"],
+        ]
+        .concat(),
     );
     let stderr = String::from_utf8_lossy(&trained.stderr).into_owned();
     assert!(trained.status.success(), "{stderr}");
