@@ -1105,7 +1105,7 @@ fn damaged_inputs_get_an_answer_never_a_panic() {
 }
 
 #[test]
-#[ignore = "the long run: 100,000 cases, several minutes"]
+#[ignore = "the long run: 100,000 cases, about a minute"]
 fn fuzz_long() {
     let total: usize = std::env::var("PEGASUS_FUZZ_CASES")
         .ok()
