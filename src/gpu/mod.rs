@@ -208,7 +208,10 @@ impl Gpu {
         self.check_device();
         let count = self.buffers_created.fetch_add(1, Ordering::Relaxed) + 1;
         if self.faults.out_of_memory_at_buffer == Some(count) {
-            self.out_of_memory(class, "provoked by PEGASUS_FAULT");
+            self.out_of_memory(&format!(
+                "for a buffer of {} KiB (provoked by PEGASUS_FAULT)",
+                class.div_ceil(1024)
+            ));
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
@@ -221,7 +224,10 @@ impl Gpu {
             mapped_at_creation: false,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            self.out_of_memory(class, &e.to_string());
+            self.out_of_memory(&format!(
+                "for a buffer of {} KiB ({e})",
+                class.div_ceil(1024)
+            ));
         }
         self.pool
             .lock()
@@ -230,12 +236,12 @@ impl Gpu {
         buffer
     }
 
-    fn out_of_memory(&self, bytes: u64, detail: &str) -> ! {
+    /// Stops with the out-of-memory sentence; `what` says what was being made and why.
+    fn out_of_memory(&self, what: &str) -> ! {
         fail(format!(
-            "the GPU ({}) ran out of memory for a buffer of {} KiB ({detail}); use a smaller \
-             batch, image size or network width, or close other programs using the GPU",
-            self.info.name,
-            bytes.div_ceil(1024)
+            "the GPU ({}) ran out of memory {what}; use a smaller batch, image size or network \
+             width, or close other programs using the GPU",
+            self.info.name
         ))
     }
 
@@ -557,11 +563,7 @@ impl Gpu {
             .iter()
             .find(|e| matches!(e, wgpu::Error::OutOfMemory { .. }))
         {
-            fail(format!(
-                "the GPU ({}) ran out of memory ({e}); use a smaller batch, image size or \
-                 network width, or close other programs using the GPU",
-                self.info.name
-            ));
+            self.out_of_memory(&format!("({e})"));
         }
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
         panic!(

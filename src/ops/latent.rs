@@ -60,8 +60,8 @@ impl Tensor {
         } else {
             ("argmin_rows", rows as u64)
         };
-        // Threads per row of argmin_rows (see shaders/reduce.wgsl); unused by the short rows.
-        let group = [("GROUP", if gpu.is_software() { 64.0 } else { 256.0 })];
+        // Unused by the short rows' entry point.
+        let group = [("GROUP", crate::ops::reduce::tree_threads(gpu))];
         gpu.dispatch(
             &Kernel::new(&REDUCE, entry)
                 .with(&group)

@@ -59,7 +59,7 @@ impl Tensor {
             momentum.to_bits(),
         ];
         // Threads per channel of the two reductions (see shaders/norm.wgsl).
-        let group = [("GROUP", if gpu.is_software() { 64.0 } else { 256.0 })];
+        let group = [("GROUP", crate::ops::reduce::tree_threads(gpu))];
         let (mean, var) = if training {
             assert!(
                 n * s > 1,

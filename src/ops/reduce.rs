@@ -5,7 +5,7 @@
 //! (see shaders/reduce.wgsl).
 
 use crate::autograd::record;
-use crate::gpu::Kernel;
+use crate::gpu::{Gpu, Kernel};
 use crate::ops::shaders::REDUCE;
 use crate::tensor::Tensor;
 
@@ -31,6 +31,13 @@ impl Reduce {
             Reduce::Min => "min",
         }
     }
+}
+
+/// Threads of a workgroup that reduces through a tree in workgroup memory (reduce_rows,
+/// argmin_rows, BatchNorm's statistics): 256 on GPUs; 64 on software rasterisers, which run a
+/// workgroup as a loop over SIMD chunks and pay each of the tree's barriers once per chunk.
+pub(crate) fn tree_threads(gpu: &Gpu) -> f64 {
+    if gpu.is_software() { 64.0 } else { 256.0 }
 }
 
 impl Tensor {
@@ -74,9 +81,7 @@ impl Tensor {
                 chunks as u32,
                 (if last { scale } else { 1.0 }).to_bits(),
             ];
-            // reduce_rows' threads per workgroup (see shaders/reduce.wgsl).
-            let group = if gpu.is_software() { 64.0 } else { 256.0 };
-            let rows_constants = [("OP", op as u32 as f64), ("GROUP", group)];
+            let rows_constants = [("OP", op as u32 as f64), ("GROUP", tree_threads(gpu))];
             let cols_constants = [("OP", op as u32 as f64)];
             let (entry, groups, constants) = if inner == 1 {
                 ("reduce_rows", outer * chunks, &rows_constants[..])
