@@ -213,6 +213,9 @@ fn convolutions_on_awkward_shapes() {
         case(2, 3, 4, (9, 7), (4, 4), geometry(2, 0, 1)),   // seed 002's encoder on odd sizes
         case(1, 2, 2, (9, 8), (3, 3), geometry(2, 2, 2)),   // dilation and stride together
         case(3, 5, 37, (5, 6), (1, 1), geometry(1, 0, 1)),  // more channels than one block
+        // Ci kh kw and Ho Wo multiples of 4: the lanes kernel reads weights and dy four at a time
+        case(2, 4, 40, (8, 8), (3, 3), geometry(2, 1, 1)),
+        case(1, 4, 6, (12, 12), (3, 3), geometry(1, 1, 1)),
     ];
     for kernel in GemmKernel::available(&gpu()) {
         for (i, &c) in cases.iter().enumerate() {

@@ -80,6 +80,9 @@ fn awkward_shapes_and_transposes() {
         (33, 97, 129),
         (64, 64, 16),
         (2, 200, 3),
+        // K and N multiples of 4 (the lanes kernel reads four values per load), with edges:
+        (37, 44, 20),
+        (9, 12, 8),
     ];
     for kernel in GemmKernel::available(&gpu()) {
         for (s, &mnk) in shapes.iter().enumerate() {
@@ -96,6 +99,8 @@ fn batches_and_broadcast_operands() {
         check(kernel, (3, 3), (17, 19, 23), false, false, 21);
         check(kernel, (4, 1), (9, 33, 7), false, true, 22);
         check(kernel, (1, 5), (31, 6, 11), true, false, 23);
+        check(kernel, (3, 3), (13, 20, 8), false, false, 24);
+        check(kernel, (2, 1), (13, 36, 12), false, true, 25);
     }
 }
 

@@ -156,11 +156,19 @@ impl Gemm<'_> {
                 });
                 // Rows per block: enough for M (in fours), at most 32.
                 let rows = m.next_multiple_of(4).clamp(4, 32);
-                constants.push(("LANES", f64::from(lanes)));
-                constants.push(("ROWS", rows as f64));
-                let cols = 6 * lanes as usize;
+                let lanes = lanes as usize;
+                // One quad of columns per lane where two would mostly cover nothing.
+                let quads = if n <= 4 * lanes { 1 } else { 2 };
+                let (a_wide, b_wide) = self.wide_reads();
+                constants.extend([
+                    ("LANES", lanes as f64),
+                    ("ROWS", rows as f64),
+                    ("QUADS", f64::from(quads)),
+                    ("A_WIDE", f64::from(a_wide)),
+                    ("B_WIDE", f64::from(b_wide)),
+                ]);
                 let grid = Grid([
-                    n.div_ceil(cols) as u32,
+                    n.div_ceil(4 * quads as usize * lanes) as u32,
                     m.div_ceil(rows) as u32,
                     self.batch as u32,
                 ]);
@@ -168,7 +176,8 @@ impl Gemm<'_> {
                     .with(&constants)
                     .tagged(self.tag())
                     .doing(flops, floats);
-                gpu.dispatch(&kernel, &storage, words, grid);
+                let wide = [self.a.buffer(), self.b.buffer()];
+                gpu.dispatch(&kernel, &[&storage[..], &wide[..]].concat(), words, grid);
             }
             _ => {
                 let grid = Grid([
@@ -182,6 +191,30 @@ impl Gemm<'_> {
                     .doing(flops, floats);
                 gpu.dispatch(&kernel, &storage, words, grid);
             }
+        }
+    }
+
+    /// A_WIDE and B_WIDE of shaders/gemm_lanes.wgsl: which operands can be read four values
+    /// per load, given where their runs of adjacent values lie and whether those runs start on
+    /// 16-byte boundaries at every row, column, k step and batch layer.
+    fn wide_reads(&self) -> (u32, u32) {
+        let p = &self.params;
+        let fours = |values: &[u32]| values.iter().all(|v| v % 4 == 0);
+        match self.mode {
+            Mode::Matmul { trans_a, trans_b } => {
+                let a = u32::from(!trans_a && fours(&[p.k, p.a_batch_stride]));
+                let b = match trans_b {
+                    true if fours(&[p.k, p.b_batch_stride]) => 1,
+                    false if fours(&[p.n, p.b_batch_stride]) => 2,
+                    _ => 0,
+                };
+                (a, b)
+            }
+            // A is the weights [Co, Ci kh kw], a row per output channel.
+            Mode::Conv => (u32::from(fours(&[p.k])), 0),
+            // A is dy, k running over (image, position): runs of four stay inside an image.
+            Mode::WeightGrad => (u32::from(fours(&[p.grid_h * p.grid_w])), 0),
+            Mode::Transposed => (0, 0),
         }
     }
 
