@@ -1,6 +1,9 @@
 // Gaussian and Laplacian pyramids of NCHW planes (Burt and Adelson), with a 1-D kernel w of
 // radius r (the binomial 1 4 6 4 1 / 16 by default) applied in both directions and the
-// reflect border of blur.wgsl (mirror(k): ... 2 1 | 0 1 2 ...).
+// reflect border of blur.wgsl (mirror(k): ... 2 1 | 0 1 2 ...). r and w are pipeline
+// constants (RADIUS, TAP0 ... TAP8), so the tap loops unroll into constants: read from a
+// buffer, the weights cost a load each, and on software rasterisers a load is a loop over the
+// SIMD lanes.
 //
 //   down(x)[y, x']   = sum_{a,b} w[a] w[b] x[mirror(2y + a), mirror(2x' + b)]
 //                      (blur, then keep the even pixels: size ceil(h / 2) x ceil(w / 2))
@@ -15,7 +18,6 @@
 //   0  p       uniform Params
 //   1  fine    storage read        planes * h * w (input of down; f of laplace; dL of expand_grad)
 //   2  coarse  storage read        planes * ceil(h/2) * ceil(w/2) (g of laplace; dy of down_grad)
-//   3  taps    storage read        2r + 1 weights
 //   4  out     storage read_write
 //
 // pyramid_down:        out = down(fine), one thread per coarse pixel.
@@ -28,13 +30,28 @@ struct Params {
     planes: u32,
     h: u32,          // fine size
     w: u32,
-    radius: u32,
+}
+
+override RADIUS: u32 = 2u;         // at most 4
+override TAP0: f32 = 0.0;
+override TAP1: f32 = 0.0;
+override TAP2: f32 = 0.0;
+override TAP3: f32 = 0.0;
+override TAP4: f32 = 0.0;
+override TAP5: f32 = 0.0;
+override TAP6: f32 = 0.0;
+override TAP7: f32 = 0.0;
+override TAP8: f32 = 0.0;
+
+// The weight of offset i - RADIUS (i = 0 ..= 2 RADIUS).
+fn tap(i: i32) -> f32 {
+    let w = array<f32, 9>(TAP0, TAP1, TAP2, TAP3, TAP4, TAP5, TAP6, TAP7, TAP8);
+    return w[i];
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> fine: array<f32>;
 @group(0) @binding(2) var<storage, read> coarse: array<f32>;
-@group(0) @binding(3) var<storage, read> taps: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
 fn ch() -> u32 { return (p.h + 1u) / 2u; }
@@ -47,11 +64,11 @@ fn index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
 // Sum of the taps t with mirror(centre + t) == to (and centre + t even when `even_only`): the
 // weight pixel `to` has in the window centred at `centre`.
 fn reach(centre: i32, to: i32, n: i32, even_only: bool) -> f32 {
-    let r = i32(p.radius);
+    let r = i32(RADIUS);
     var sum = 0.0;
     for (var t = -r; t <= r; t++) {
         let k = centre + t;
-        if mirror(k, n) == to && (!even_only || k % 2 == 0) { sum += taps[u32(t + r)]; }
+        if mirror(k, n) == to && (!even_only || k % 2 == 0) { sum += tap(t + r); }
     }
     return sum;
 }
@@ -64,15 +81,15 @@ fn pyramid_down(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     let plane = i / (ch() * cw());
     let y = i32((i / cw()) % ch());
     let x_ = i32(i % cw());
-    let r = i32(p.radius);
+    let r = i32(RADIUS);
     var sum = 0.0;
     for (var a = -r; a <= r; a++) {
         let row = (plane * p.h + u32(mirror(2 * y + a, i32(p.h)))) * p.w;
         var line = 0.0;
         for (var b = -r; b <= r; b++) {
-            line += taps[u32(b + r)] * fine[row + u32(mirror(2 * x_ + b, i32(p.w)))];
+            line += tap(b + r) * fine[row + u32(mirror(2 * x_ + b, i32(p.w)))];
         }
-        sum += taps[u32(a + r)] * line;
+        sum += tap(a + r) * line;
     }
     out[i] = sum;
 }
@@ -85,7 +102,7 @@ fn pyramid_down_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     let plane = i / (p.h * p.w);
     let j = i32((i / p.w) % p.h);
     let k = i32(i % p.w);
-    let r = i32(p.radius);
+    let r = i32(RADIUS);
     var sum = 0.0;
     // Coarse pixels y whose window 2y - r .. 2y + r can reach j, also through the mirror
     // (then j is within r of the window centre's mirror image: |2y - j| <= r still holds).
@@ -107,16 +124,26 @@ fn pyramid_laplace(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
     let plane = i / (p.h * p.w);
     let y = i32((i / p.w) % p.h);
     let x_ = i32(i % p.w);
-    let r = i32(p.radius);
+    let r = i32(RADIUS);
+    // Only offsets with y + a (and x + b) even reach a coarse pixel: a = first_y + 2 s. The
+    // loops run over s, so their bounds and weight indices are constants (the weight of a is
+    // tap(2 s) or tap(2 s + 1) by parity); a past r gets weight 0.
+    let first_y = -r + ((y + r) & 1);
+    let first_x = -r + ((x_ + r) & 1);
     var expanded = 0.0;
-    for (var a = -r; a <= r; a++) {
-        if (y + a) % 2 != 0 { continue; }
+    for (var sy = 0; sy <= r; sy++) {
+        let a = min(first_y + 2 * sy, r);
+        let wy = select(0.0, select(tap(min(2 * sy + 1, 2 * r)), tap(2 * sy), first_y == -r),
+                        first_y + 2 * sy <= r);
         let row = (plane * ch() + u32(mirror(y + a, i32(p.h)) / 2)) * cw();
-        for (var b = -r; b <= r; b++) {
-            if (x_ + b) % 2 == 0 {
-                expanded += taps[u32(a + r)] * taps[u32(b + r)] * coarse[row + u32(mirror(x_ + b, i32(p.w)) / 2)];
-            }
+        var line = 0.0;
+        for (var sx = 0; sx <= r; sx++) {
+            let b = min(first_x + 2 * sx, r);
+            let wx = select(0.0, select(tap(min(2 * sx + 1, 2 * r)), tap(2 * sx), first_x == -r),
+                            first_x + 2 * sx <= r);
+            line += wx * coarse[row + u32(mirror(x_ + b, i32(p.w)) / 2)];
         }
+        expanded += wy * line;
     }
     out[i] = fine[i] - 4.0 * expanded;
 }
@@ -129,7 +156,7 @@ fn pyramid_expand_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let plane = i / (ch() * cw());
     let py = i32((i / cw()) % ch());
     let px = i32(i % cw());
-    let r = i32(p.radius);
+    let r = i32(RADIUS);
     var sum = 0.0;
     // Fine pixels y whose window y - r .. y + r can reach the zero-inserted pixel 2 py.
     for (var y = max(2 * py - r, 0); y <= min(2 * py + r, i32(p.h) - 1); y++) {

@@ -76,19 +76,21 @@ fn gaussian_taps_are_normalised() {
     assert!(t[5] > t[4] && t[4] == t[6], "peaked and symmetric");
 }
 
+/// The binomial 1 4 6 4 1 / 16, written out here rather than taken from pegasus.
 const W: [f64; 5] = [1.0 / 16.0, 4.0 / 16.0, 6.0 / 16.0, 4.0 / 16.0, 1.0 / 16.0];
 
-fn down_ref(x: &[f64], planes: usize, h: usize, w: usize) -> Vec<f64> {
+fn down_ref(x: &[f64], taps: &[f64], planes: usize, h: usize, w: usize) -> Vec<f64> {
+    let r = (taps.len() / 2) as i64;
     let (ch, cw) = (h.div_ceil(2), w.div_ceil(2));
     let mut out = vec![0.0; planes * ch * cw];
     for p in 0..planes {
         for y in 0..ch {
             for c in 0..cw {
                 let mut s = 0.0;
-                for a in -2i64..=2 {
-                    for b in -2i64..=2 {
-                        s += W[(a + 2) as usize]
-                            * W[(b + 2) as usize]
+                for a in -r..=r {
+                    for b in -r..=r {
+                        s += taps[(a + r) as usize]
+                            * taps[(b + r) as usize]
                             * x[(p * h + mirror(2 * y as i64 + a, h as i64)) * w
                                 + mirror(2 * c as i64 + b, w as i64)];
                     }
@@ -101,7 +103,15 @@ fn down_ref(x: &[f64], planes: usize, h: usize, w: usize) -> Vec<f64> {
 }
 
 /// fine - expand(coarse), expand from the zero-inserted image (even positions).
-fn laplace_ref(fine: &[f64], coarse: &[f64], planes: usize, h: usize, w: usize) -> Vec<f64> {
+fn laplace_ref(
+    fine: &[f64],
+    coarse: &[f64],
+    taps: &[f64],
+    planes: usize,
+    h: usize,
+    w: usize,
+) -> Vec<f64> {
+    let r = (taps.len() / 2) as i64;
     let cw = w.div_ceil(2);
     let ch = h.div_ceil(2);
     let mut out = vec![0.0; fine.len()];
@@ -109,13 +119,13 @@ fn laplace_ref(fine: &[f64], coarse: &[f64], planes: usize, h: usize, w: usize) 
         for y in 0..h as i64 {
             for c in 0..w as i64 {
                 let mut s = 0.0;
-                for a in -2i64..=2 {
-                    for b in -2i64..=2 {
+                for a in -r..=r {
+                    for b in -r..=r {
                         if (y + a).rem_euclid(2) == 0 && (c + b).rem_euclid(2) == 0 {
                             let (sy, sx) =
                                 (mirror(y + a, h as i64) / 2, mirror(c + b, w as i64) / 2);
-                            s += W[(a + 2) as usize]
-                                * W[(b + 2) as usize]
+                            s += taps[(a + r) as usize]
+                                * taps[(b + r) as usize]
                                 * coarse[(p * ch + sy) * cw + sx];
                         }
                     }
@@ -130,34 +140,44 @@ fn laplace_ref(fine: &[f64], coarse: &[f64], planes: usize, h: usize, w: usize) 
 
 #[test]
 fn pyramid_steps_on_odd_and_one_pixel_levels() {
-    for dims in [[2usize, 2, 9, 7], [1, 1, 1, 1], [1, 3, 2, 5], [1, 1, 12, 3]] {
-        let [n, c, h, w] = dims;
-        let planes = n * c;
-        let down = |v: &[Vec<f64>]| down_ref(&v[0], planes, h, w);
-        OpCheck {
-            name: format!("pyramid_down {dims:?}"),
-            inputs: vec![(dims.to_vec(), -1.0, 1.0)],
-            gpu: &|t| t[0].pyramid_down(&PYRAMID_TAPS),
-            forward: &down,
-            backward: &|v, up| linear_backward(&down, v, up),
-            forward_tol: (1e-6, 1e-5),
-            grad_tol: (1e-6, 1e-5),
-            seed: 2,
+    // The binomial default (radius 2) and Gaussians of radius 1 and of the largest radius, 4.
+    let radius_1 = gaussian_taps(0.8, 1);
+    let radius_4 = gaussian_taps(1.7, 4);
+    let weights: [(&[f32], Vec<f64>); 3] = [
+        (&PYRAMID_TAPS, W.to_vec()),
+        (&radius_1, radius_1.iter().map(|&v| f64::from(v)).collect()),
+        (&radius_4, radius_4.iter().map(|&v| f64::from(v)).collect()),
+    ];
+    for (taps, exact) in &weights {
+        for dims in [[2usize, 2, 9, 7], [1, 1, 1, 1], [1, 3, 2, 5], [1, 1, 12, 3]] {
+            let [n, c, h, w] = dims;
+            let planes = n * c;
+            let down = |v: &[Vec<f64>]| down_ref(&v[0], exact, planes, h, w);
+            OpCheck {
+                name: format!("pyramid_down {dims:?} radius {}", taps.len() / 2),
+                inputs: vec![(dims.to_vec(), -1.0, 1.0)],
+                gpu: &|t| t[0].pyramid_down(taps),
+                forward: &down,
+                backward: &|v, up| linear_backward(&down, v, up),
+                forward_tol: (1e-6, 1e-5),
+                grad_tol: (1e-6, 1e-5),
+                seed: 2,
+            }
+            .run();
+            let coarse_dims = vec![n, c, h.div_ceil(2), w.div_ceil(2)];
+            let laplace = |v: &[Vec<f64>]| laplace_ref(&v[0], &v[1], exact, planes, h, w);
+            OpCheck {
+                name: format!("pyramid_laplace {dims:?} radius {}", taps.len() / 2),
+                inputs: vec![(dims.to_vec(), -1.0, 1.0), (coarse_dims, -1.0, 1.0)],
+                gpu: &|t| t[0].pyramid_laplace(&t[1], taps),
+                forward: &laplace,
+                backward: &|v, up| linear_backward(&laplace, v, up),
+                forward_tol: (1e-6, 1e-5),
+                grad_tol: (1e-6, 1e-5),
+                seed: 3,
+            }
+            .run();
         }
-        .run();
-        let coarse_dims = vec![n, c, h.div_ceil(2), w.div_ceil(2)];
-        let laplace = |v: &[Vec<f64>]| laplace_ref(&v[0], &v[1], planes, h, w);
-        OpCheck {
-            name: format!("pyramid_laplace {dims:?}"),
-            inputs: vec![(dims.to_vec(), -1.0, 1.0), (coarse_dims, -1.0, 1.0)],
-            gpu: &|t| t[0].pyramid_laplace(&t[1], &PYRAMID_TAPS),
-            forward: &laplace,
-            backward: &|v, up| linear_backward(&laplace, v, up),
-            forward_tol: (1e-6, 1e-5),
-            grad_tol: (1e-6, 1e-5),
-            seed: 3,
-        }
-        .run();
     }
 }
 
@@ -257,8 +277,8 @@ fn laplacian_loss_weights_and_gradient() {
         let mut total = 0.0;
         for (j, &wt) in weights.iter().enumerate() {
             let level = if j + 1 < weights.len() {
-                let next = down_ref(&g, 2, h, w);
-                let l = laplace_ref(&g, &next, 2, h, w);
+                let next = down_ref(&g, &W, 2, h, w);
+                let l = laplace_ref(&g, &next, &W, 2, h, w);
                 g = next;
                 h = h.div_ceil(2);
                 w = w.div_ceil(2);

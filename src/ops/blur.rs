@@ -53,35 +53,53 @@ fn blur_pass(x: &Tensor, taps: &Tensor, vertical: bool, transpose: bool) -> Tens
     out
 }
 
-/// Launches one pyramid kernel over `planes` of fine size h x w.
+/// Largest radius of the pyramid kernels' 1-D weights (TAP0 ... TAP8 in shaders/pyramid.wgsl).
+pub const MAX_PYRAMID_RADIUS: usize = 4;
+
+/// Launches one pyramid kernel over `planes` of fine size h x w, with the 1-D `weights` as
+/// pipeline constants.
 fn pyramid_kernel(
     entry: &'static str,
     fine: &Tensor,
     coarse: &Tensor,
-    taps: &Tensor,
+    weights: &[f32],
     out: &Tensor,
     fine_dims: [usize; 4],
 ) {
     let [n, c, h, w] = fine_dims;
     let gpu = out.gpu();
+    let radius = (weights.len() - 1) / 2;
+    let names = [
+        "TAP0", "TAP1", "TAP2", "TAP3", "TAP4", "TAP5", "TAP6", "TAP7", "TAP8",
+    ];
+    let mut constants = vec![("RADIUS", radius as f64)];
+    constants.extend(
+        names
+            .iter()
+            .zip(weights)
+            .map(|(&name, &w)| (name, f64::from(w))),
+    );
     // About a multiply-add per tap along each axis for every value read or written.
     let values = fine.numel() + coarse.numel() + out.numel();
     gpu.dispatch_by_binding(
-        &Kernel::new(&PYRAMID, entry).doing(4 * taps.numel() * values, values + taps.numel()),
-        &[
-            (1, fine.buffer()),
-            (2, coarse.buffer()),
-            (3, taps.buffer()),
-            (4, out.buffer()),
-        ],
-        &[
-            (n * c) as u32,
-            h as u32,
-            w as u32,
-            ((taps.numel() - 1) / 2) as u32,
-        ],
+        &Kernel::new(&PYRAMID, entry)
+            .with(&constants)
+            .doing(4 * weights.len() * values, values),
+        &[(1, fine.buffer()), (2, coarse.buffer()), (4, out.buffer())],
+        &[(n * c) as u32, h as u32, w as u32],
         gpu.linear_grid((out.numel() as u64).div_ceil(256)),
     );
+}
+
+/// The pyramid's 1-D weights, checked: an odd count of at most 2 MAX_PYRAMID_RADIUS + 1.
+fn pyramid_weights(weights: &[f32]) -> Vec<f32> {
+    assert!(
+        weights.len() % 2 == 1 && weights.len() <= 2 * MAX_PYRAMID_RADIUS + 1,
+        "pyramid weights need an odd count of at most {}, got {}",
+        2 * MAX_PYRAMID_RADIUS + 1,
+        weights.len()
+    );
+    weights.to_vec()
 }
 
 impl Tensor {
@@ -111,11 +129,12 @@ impl Tensor {
         record(&[self], out, Box::new(backward))
     }
 
-    /// One level down a Gaussian pyramid: blur with `weights`, keep the even pixels.
+    /// One level down a Gaussian pyramid: blur with `weights` (an odd count, at most
+    /// 2 MAX_PYRAMID_RADIUS + 1), keep the even pixels.
     pub fn pyramid_down(&self, weights: &[f32]) -> Tensor {
         let dims = nchw(self, "pyramid_down");
         let [n, c, h, w] = dims;
-        let taps = Tensor::from_slice(self.gpu(), weights, &[weights.len()]);
+        let taps = pyramid_weights(weights);
         let out = Tensor::uninit(self.gpu(), &[n, c, h.div_ceil(2), w.div_ceil(2)]);
         pyramid_kernel("pyramid_down", self, &out, &taps, &out, dims);
         let backward = move |g: &Tensor, _: &[bool]| {
@@ -136,7 +155,7 @@ impl Tensor {
             "pyramid_laplace: the coarse level of {} must be half its size",
             self.shape()
         );
-        let taps = Tensor::from_slice(self.gpu(), weights, &[weights.len()]);
+        let taps = pyramid_weights(weights);
         let out = Tensor::uninit(self.gpu(), &dims);
         pyramid_kernel("pyramid_laplace", self, coarse, &taps, &out, dims);
         let coarse_dims = coarse.dims().to_vec();
