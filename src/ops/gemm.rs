@@ -160,12 +160,6 @@ impl Gemm<'_> {
                 // One quad of columns per lane where two would mostly cover nothing.
                 let quads = if n <= 4 * lanes { 1 } else { 2 };
                 let (a_wide, b_wide) = self.wide_reads();
-                if std::env::var("GEMM_DEBUG").is_ok() {
-                    eprintln!(
-                        "gemm {:?} m{} n{} k{} batch{} wide {a_wide} {b_wide} rows {rows} quads {quads}",
-                        self.mode, m, n, p.k, self.batch
-                    );
-                }
                 constants.extend([
                     ("LANES", lanes as f64),
                     ("ROWS", rows as f64),
