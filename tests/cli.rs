@@ -619,6 +619,7 @@ fn vaegan_trains_resumes_all_three_optimisers_exactly_and_is_explored() {
     for (args, says) in [
         (vec!["train", "vaegan", "--dis-layer", "9"], "--dis-layer 9"),
         (vec!["train", "vaegan", "--batch", "1"], "--batch"),
+        (vec!["train", "vaegan", "--pixel=-1"], "--pixel"),
         (vec!["train", "vaegan", "--run", "straight"], "--resume"),
         (
             vec!["train", "vae", "--run", "straight", "--resume"],

@@ -25,6 +25,7 @@ fn config(image_size: usize, channels: usize, nf: usize, nz: usize, batch: usize
         margin: 0.35,
         equilibrium: 0.68,
         plain_vae: false,
+        pixel: 0.0,
         seed: 5,
     }
 }
@@ -77,6 +78,7 @@ fn each_optimiser_gets_the_gradient_of_its_own_objective_only() {
     // Weights that make every term of each objective count in its gradient.
     c.beta = 2.0;
     c.gamma = 50.0;
+    c.pixel = 3.0;
     let vg = VaeGan::new(&gpu, c).unwrap();
     let mut inputs = Inputs::new(23);
     let x = inputs.tensor(&[3, 2, 12, 12], -1.0, 1.0).0;

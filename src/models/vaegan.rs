@@ -24,7 +24,8 @@
 //!   for the reconstruction x~ = Dec(mu + sigma eps);
 //! - decoder: gamma L_llike + BCE(D(x~), real) + BCE(D(Dec(z_p)), real), z_p ~ N(0, I): the
 //!   non-saturating form of -L_GAN;
-//! - discriminator: BCE(D(x), real) + BCE(D(x~), fake) + BCE(D(Dec(z_p)), fake) = -L_GAN.
+//! - discriminator: BCE(D(x), real) + BCE(D(x~), fake) + BCE(D(Dec(z_p)), fake) = -L_GAN;
+//! - with `pixel` > 0, pixel MSE(x~, x) x pixel is added to the encoder's and the decoder's.
 //!
 //! The tape gives the gradient of one scalar per backward pass, so each objective gets a pass
 //! of its own, on its own forward, all at the same weights; only then do the three optimisers
@@ -79,6 +80,10 @@ pub struct VaeGanConfig {
     pub equilibrium: f32,
     /// Train the plain VAE loss (KL + pixel MSE) instead, for comparison.
     pub plain_vae: bool,
+    /// Weight of the pixel MSE between x~ and x added to the encoder's and the decoder's
+    /// objectives (0, the default and absent from older runs: Larsen's objectives).
+    #[serde(default)]
+    pub pixel: f32,
     pub seed: u64,
 }
 
@@ -98,6 +103,12 @@ impl VaeGanConfig {
             return Err(Error::Invalid(format!(
                 "latent size {} must be positive, width {} at least 2 and channels {} 1 to 4",
                 self.nz, self.nf, self.channels
+            )));
+        }
+        if !(self.pixel.is_finite() && self.pixel >= 0.0) {
+            return Err(Error::Invalid(format!(
+                "the pixel term's weight is {}: give 0 or more (--pixel)",
+                self.pixel
             )));
         }
         let convs = self.sides().len();
@@ -378,6 +389,18 @@ impl VaeGan {
         c.beta / values as f32
     }
 
+    /// Adds `pixel` x MSE(recon, x) to an objective (nothing when the weight is 0).
+    fn pixel_term<'a>(&self, recon: &'a Tensor, x: &'a Tensor) -> impl Fn(Tensor) -> Tensor + 'a {
+        let weight = self.config.pixel;
+        move |objective: Tensor| {
+            if weight > 0.0 {
+                objective.add(&loss::mse(recon, x).scale(weight))
+            } else {
+                objective
+            }
+        }
+    }
+
     /// The encoder's forward for the noise: (mu, logvar, z).
     fn posterior(&self, x: &Tensor, eps: &Tensor) -> (Tensor, Tensor, Tensor) {
         let (mu, logvar) = self.encoder.forward(x);
@@ -398,9 +421,10 @@ impl VaeGan {
         let d_loss = bce_all(&logits[0], true)
             .add(&bce_all(&logits[1], false))
             .add(&bce_all(&logits[2], false));
+        let pixel = self.pixel_term(&recon, x);
         Objectives {
-            encoder: kl.scale(self.kl_weight()).add(&llike),
-            decoder: llike.scale(self.config.gamma).add(&g_loss),
+            encoder: pixel(kl.scale(self.kl_weight()).add(&llike)),
+            decoder: pixel(llike.scale(self.config.gamma).add(&g_loss)),
             discriminator: d_loss,
         }
     }
@@ -417,17 +441,19 @@ impl VaeGan {
         let (features, _) = self.discriminator.judge(&[x, &recon, &prior], false);
         let llike = loss::mse(&features[1], &features[0]);
         let kl = loss::kl_divergence(&mu, &logvar, 1.0);
-        let encoder = kl.scale(self.kl_weight()).add(&llike).backward();
+        let encoder = self.pixel_term(&recon, x)(kl.scale(self.kl_weight()).add(&llike)).backward();
 
         // The decoder: gamma L_llike + the GAN term, from z held fixed.
         let recon = self.decoder.forward(&z.detach());
         let prior = self.decoder.forward(z_prior);
         let (features, logits) = self.discriminator.judge(&[x, &recon, &prior], true);
         let g_loss = bce_all(&logits[1], true).add(&bce_all(&logits[2], true));
-        let decoder = loss::mse(&features[1], &features[0])
-            .scale(self.config.gamma)
-            .add(&g_loss)
-            .backward();
+        let decoder = self.pixel_term(&recon, x)(
+            loss::mse(&features[1], &features[0])
+                .scale(self.config.gamma)
+                .add(&g_loss),
+        )
+        .backward();
 
         // The discriminator: real against both kinds of generated images, held fixed.
         let (_, logits) = self

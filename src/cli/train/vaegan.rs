@@ -22,6 +22,7 @@ Examples:
   pegasus train vaegan --data cifar10:../shared/data/cifar10-horse-bird-airplane --classes horse,bird,airplane --epochs 10
   pegasus train vaegan --nf 64 --run larsen-widths
   pegasus train vaegan --plain-vae --run plain
+  pegasus train vaegan --data cifar10:DIR --classes horse,bird,airplane --gamma 10 --pixel 1
   pegasus interpolate --run runs/vaegan --from 0 --to 5000 --weights 0.65";
 
 #[derive(Args, Clone)]
@@ -61,6 +62,10 @@ pub struct VaeGanArgs {
     /// Train the plain VAE loss (KL + pixel MSE) on the same encoder and decoder instead.
     #[arg(long)]
     plain_vae: bool,
+    /// Weight of a pixel MSE between reconstruction and image added to the encoder's and the
+    /// decoder's objectives (0: Larsen's objectives alone).
+    #[arg(long, default_value_t = 0.0)]
+    pixel: f32,
     /// Hold back every N-th image for held-out figures when the source has no test split.
     #[arg(long, default_value_t = 20)]
     holdout_every: usize,
@@ -89,10 +94,10 @@ pub fn train(
         "--lr must be positive"
     );
     anyhow::ensure!(
-        [args.beta, args.gamma, args.margin]
+        [args.beta, args.gamma, args.margin, args.pixel]
             .iter()
             .all(|w| w.is_finite() && *w >= 0.0),
-        "--beta, --gamma and --margin must be 0 or more"
+        "--beta, --gamma, --margin and --pixel must be 0 or more"
     );
     anyhow::ensure!(
         args.equilibrium > 0.0 && args.equilibrium.is_finite(),
@@ -131,6 +136,7 @@ fn settings(args: &VaeGanArgs, data: &Split) -> anyhow::Result<VaeGanConfig> {
         margin: args.margin,
         equilibrium: args.equilibrium,
         plain_vae: args.plain_vae,
+        pixel: args.pixel,
         seed: args.seed,
     };
     config.check()?;
