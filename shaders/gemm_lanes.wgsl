@@ -23,7 +23,7 @@
 //   has the variants this was chosen from and their speeds.
 
 override LANES: u32 = 8u;
-override ROWS: u32 = 32u;          // a multiple of 4, at most 32; the host fits it to M
+override ROWS: u32 = 32u;          // 4, 8 or 32: the host fits it to M
 override QUADS: u32 = 2u;          // 1 or 2
 override A_WIDE: u32 = 0u;
 override B_WIDE: u32 = 0u;

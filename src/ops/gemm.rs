@@ -154,8 +154,15 @@ impl Gemm<'_> {
                         gpu.info().name
                     )
                 });
-                // Rows per block: enough for M (in fours), at most 32.
-                let rows = m.next_multiple_of(4).clamp(4, 32);
+                // Rows per block: 4 or 8 for narrow M, else the full 32 even where M needs
+                // fewer. With 12 to 28 rows llvmpipe keeps the accumulators in memory (the row
+                // loop neither covers the array nor is short enough to unroll): 3 to 10 times
+                // slower than 32 rows in kernels-tests/lab/README.md's measurements.
+                let rows = match m {
+                    0..=4 => 4,
+                    5..=8 => 8,
+                    _ => 32,
+                };
                 let lanes = lanes as usize;
                 // One quad of columns per lane where two would mostly cover nothing.
                 let quads = if n <= 4 * lanes { 1 } else { 2 };
