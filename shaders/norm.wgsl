@@ -21,10 +21,14 @@
 //   pairwise (Chan et al.), which is accurate where sum(x^2) - sum(x)^2 is not. It also
 //   moves the running estimates: r = (1 - momentum) r + momentum * (batch value), with the
 //   unbiased variance for the running one (as PyTorch).
-// batch_normalize: y = (x - mean) / sqrt(var + eps) * gamma + beta, one thread per element.
+// batch_normalize: y = (x - mean) / sqrt(var + eps) * gamma + beta.
 // batch_norm_sums: per channel, sum dy and sum dy * xhat (xhat recomputed from x).
 // batch_norm_input_grad: dx = gamma / sqrt(var + eps) * (dy - sum dy / M - xhat * sum(dy
-//   xhat) / M), M = N * S; one thread per element.
+//   xhat) / M), M = N * S.
+// The two per-element passes run one thread per element, or with PER_PLANE one workgroup per
+// plane (image, channel) whose THREADS threads walk it: the channel's values are then loaded
+// once per thread instead of once per element, which on software rasterisers (a loop over the
+// lanes per load) is most of the pass. The host picks PER_PLANE for planes of 64 or more.
 
 struct Params {
     n: u32,
@@ -35,6 +39,8 @@ struct Params {
 }
 
 override GROUP: u32 = 256u;   // threads per channel of batch_stats and batch_norm_sums, <= 256
+override THREADS: u32 = 256u; // workgroup size of batch_normalize and batch_norm_input_grad
+override PER_PLANE: bool = false;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -106,14 +112,41 @@ fn channel_of(i: u32) -> u32 {
     return div_rem(div_rem(i, p.s).x, p.c).y;
 }
 
-@compute @workgroup_size(256)
+// The elements [first, first + count) at a stride of step that this thread handles, and their
+// channel: a whole plane per workgroup, or one element per thread.
+struct Share {
+    first: u32,
+    count: u32,
+    step: u32,
+    ch: u32,
+}
+
+fn share(wid: vec3u, nwg: vec3u, lid: u32) -> Share {
+    let group = wid.x + wid.y * nwg.x;
+    if PER_PLANE {
+        if group >= p.n * p.c { return Share(0u, 0u, 1u, 0u); }
+        let first = group * p.s + lid;
+        let count = select(0u, (p.s - lid + THREADS - 1u) / THREADS, lid < p.s);
+        return Share(first, count, THREADS, div_rem(group, p.c).y);
+    }
+    let i = group * THREADS + lid;
+    if i >= p.n * p.c * p.s { return Share(0u, 0u, 1u, 0u); }
+    return Share(i, 1u, 1u, channel_of(i));
+}
+
+@compute @workgroup_size(THREADS)
 fn batch_normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * 256u + lid;
-    if i >= p.n * p.c * p.s { return; }
-    let ch = channel_of(i);
-    let inv_std = inverseSqrt(var_[ch] + p.eps);
-    out[i] = (x[i] - mean[ch]) * inv_std * gamma[ch] + beta[ch];
+    let my = share(wid, nwg, lid);
+    if my.count == 0u { return; }
+    let mu = mean[my.ch];
+    let inv_std = inverseSqrt(var_[my.ch] + p.eps);
+    let g = gamma[my.ch];
+    let b = beta[my.ch];
+    for (var j = 0u; j < my.count; j++) {
+        let i = my.first + j * my.step;
+        out[i] = (x[i] - mu) * inv_std * g + b;
+    }
 }
 
 @compute @workgroup_size(GROUP)
@@ -146,14 +179,20 @@ fn batch_norm_sums(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(THREADS)
 fn batch_norm_input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                          @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * 256u + lid;
-    if i >= p.n * p.c * p.s { return; }
-    let ch = channel_of(i);
-    let inv_std = inverseSqrt(var_[ch] + p.eps);
-    let xhat = (x[i] - mean[ch]) * inv_std;
+    let my = share(wid, nwg, lid);
+    if my.count == 0u { return; }
+    let inv_std = inverseSqrt(var_[my.ch] + p.eps);
+    let mu = mean[my.ch];
     let count = f32(p.n * p.s);
-    out[i] = gamma[ch] * inv_std * (dy[i] - sum_dy[ch] / count - xhat * sum_dy_xhat[ch] / count);
+    let scale = gamma[my.ch] * inv_std;
+    let mean_dy = sum_dy[my.ch] / count;
+    let total_dy_xhat = sum_dy_xhat[my.ch];
+    for (var j = 0u; j < my.count; j++) {
+        let i = my.first + j * my.step;
+        let xhat = (x[i] - mu) * inv_std;
+        out[i] = scale * (dy[i] - mean_dy - xhat * total_dy_xhat / count);
+    }
 }

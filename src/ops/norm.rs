@@ -30,6 +30,27 @@ fn ncs(x: &Tensor) -> (usize, usize, usize) {
     }
 }
 
+/// Planes of at least this many values get a workgroup each in the per-element passes.
+const PLANE_MIN: usize = 64;
+
+/// Constants and grid of batch_normalize and batch_norm_input_grad (see shaders/norm.wgsl):
+/// a workgroup of 64 per plane where planes are large, else 256 threads, one per element.
+fn per_element_launch(
+    x: &Tensor,
+    n: usize,
+    c: usize,
+    s: usize,
+) -> ([(&'static str, f64); 2], Grid) {
+    let gpu = x.gpu();
+    if s >= PLANE_MIN {
+        let grid = gpu.linear_grid((n * c) as u64);
+        ([("THREADS", 64.0), ("PER_PLANE", 1.0)], grid)
+    } else {
+        let grid = gpu.linear_grid((x.numel() as u64).div_ceil(256));
+        ([("THREADS", 256.0), ("PER_PLANE", 0.0)], grid)
+    }
+}
+
 impl Tensor {
     /// PyTorch's batch_norm: in training mode normalise with the batch's statistics (biased
     /// variance) and move `running` towards them (unbiased variance) by `momentum`; in eval
@@ -86,9 +107,10 @@ impl Tensor {
             (running.mean.detach(), running.var.detach())
         };
         let out = Tensor::uninit(gpu, self.dims());
-        let grid = gpu.linear_grid((self.numel() as u64).div_ceil(256));
+        let (per_element, grid) = per_element_launch(self, n, c, s);
         gpu.dispatch(
             &Kernel::new(&NORM, "batch_normalize")
+                .with(&per_element)
                 .doing(2 * self.numel(), 2 * self.numel() + 4 * c),
             &[
                 self.buffer(),
@@ -125,6 +147,7 @@ impl Tensor {
                     let dx = Tensor::uninit(gpu, x.dims());
                     gpu.dispatch(
                         &Kernel::new(&NORM, "batch_norm_input_grad")
+                            .with(&per_element)
                             .doing(5 * x.numel(), 3 * x.numel() + 5 * c),
                         &[
                             x.buffer(),
