@@ -35,11 +35,42 @@ const MAX_ROWS: u32 = 32u;
 const MAX_QUADS: u32 = 2u;
 const STEP_K: u32 = 4u;
 
+override ADJACENT: bool = false;   // quads of four adjacent columns (B_WIDE 2, gemm_window_rows)
+
 fn lane_column(col0: u32, lane: u32, j: u32, q: u32) -> u32 {
-    if B_WIDE == 2u {
+    if ADJACENT {
         return col0 + 4u * (LANES * j + lane) + q;
     }
     return col0 + lane + LANES * (4u * j + q);
+}
+
+// The contexts of this lane's columns, clamped inside C.
+fn lane_columns(z: u32, col0: u32, lane: u32) -> array<array<vec4i, 4>, MAX_QUADS> {
+    var cols: array<array<vec4i, 4>, MAX_QUADS>;
+    for (var j = 0u; j < QUADS; j++) {
+        for (var q = 0u; q < 4u; q++) {
+            cols[j][q] = col_context(z, min(lane_column(col0, lane, j, q), p.n - 1u));
+        }
+    }
+    return cols;
+}
+
+fn store_block(z: u32, row0: u32, col0: u32, lane: u32,
+               acc: ptr<function, array<array<vec4f, MAX_QUADS>, MAX_ROWS>>,
+               cols: array<array<vec4i, 4>, MAX_QUADS>) {
+    for (var i = 0u; i < ROWS; i++) {
+        let row = row0 + i;
+        if row < p.m {
+            let rc = row_context(z, row);
+            for (var j = 0u; j < QUADS; j++) {
+                let v = (*acc)[i][j];
+                store(rc, cols[j][0], row, lane_column(col0, lane, j, 0u), v.x);
+                store(rc, cols[j][1], row, lane_column(col0, lane, j, 1u), v.y);
+                store(rc, cols[j][2], row, lane_column(col0, lane, j, 2u), v.z);
+                store(rc, cols[j][3], row, lane_column(col0, lane, j, 3u), v.w);
+            }
+        }
+    }
 }
 
 @compute @workgroup_size(LANES)
@@ -52,12 +83,9 @@ fn gemm_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
     for (var g = 0u; g < groups; g++) {
         a_rows[g] = row_context(z, min(row0 + LANES * g + lane, p.m - 1u));
     }
-    var b_cols: array<array<vec4i, 4>, MAX_QUADS>;
+    let b_cols = lane_columns(z, col0, lane);
     var b_quads: array<i32, MAX_QUADS>;   // B_WIDE 2: offset of the quad's first column
     for (var j = 0u; j < QUADS; j++) {
-        for (var q = 0u; q < 4u; q++) {
-            b_cols[j][q] = col_context(z, min(lane_column(col0, lane, j, q), p.n - 1u));
-        }
         if B_WIDE == 2u {
             b_quads[j] = col_context(z, min(lane_column(col0, lane, j, 0u), p.n - 4u)).x;
         }
@@ -118,23 +146,96 @@ fn gemm_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
             }
         }
     }
-    for (var i = 0u; i < ROWS; i++) {
-        let row = row0 + i;
-        if row < p.m {
-            let rc = row_context(z, row);
-            for (var j = 0u; j < QUADS; j++) {
-                let v = acc[i][j];
-                store(rc, b_cols[j][0], row, lane_column(col0, lane, j, 0u), v.x);
-                store(rc, b_cols[j][1], row, lane_column(col0, lane, j, 1u), v.y);
-                store(rc, b_cols[j][2], row, lane_column(col0, lane, j, 2u), v.z);
-                store(rc, b_cols[j][3], row, lane_column(col0, lane, j, 3u), v.w);
-            }
-        }
-    }
+    store_block(z, row0, col0, lane, &acc, b_cols);
 }
 
 fn store(rc: vec4i, cc: vec4i, row: u32, col: u32, value: f32) {
     if col < p.n {
         c[c_index(rc, cc)] = with_bias(value, row, col);
     }
+}
+
+// gemm_window_rows: MODE 1 or 2 where a window row's taps read neighbouring image values. K
+//   runs over window rows of TAPS taps (MODE 1: (ci, ky) with kx inside; MODE 2: (ic, ty) with
+//   tx inside). Lane l holds quads of four adjacent columns of one output row (grid_w % 4 ==
+//   0), and column q of a quad at tap t reads image column x0 + q COL_STEP + t TAP_STEP, so a
+//   quad's 4 TAPS values are SPAN = 3 COL_STEP + (TAPS - 1) |TAP_STEP| + 1 loads (a 5-tap
+//   stride-1 row: 8 loads for 20 values, where gemm_lanes gathers each). A is read a tap at a
+//   time (TAPS loads per group of rows and window row).
+override TAPS: u32 = 5u;           // at most MAX_TAPS
+override COL_STEP: i32 = 1;
+override TAP_STEP: i32 = 1;
+override SPAN: u32 = 8u;           // at most MAX_SPAN
+
+const MAX_TAPS: u32 = 8u;
+const MAX_SPAN: u32 = 16u;
+
+// Position in a quad's window of column q at tap t.
+fn window_at(q: u32, t: u32) -> u32 {
+    let lowest = min(0, i32(TAPS - 1u) * TAP_STEP);
+    return u32(i32(q) * COL_STEP + i32(t) * TAP_STEP - lowest);
+}
+
+@compute @workgroup_size(LANES)
+fn gemm_window_rows(@builtin(workgroup_id) wid: vec3u,
+                    @builtin(local_invocation_index) lane: u32) {
+    let row0 = wid.y * ROWS;
+    let col0 = wid.x * 4u * QUADS * LANES;
+    let z = wid.z;
+    let groups = (ROWS + LANES - 1u) / LANES;
+    var a_rows: array<vec4i, 8>;
+    for (var g = 0u; g < groups; g++) {
+        a_rows[g] = row_context(z, min(row0 + LANES * g + lane, p.m - 1u));
+    }
+    // quads[j]: the context of quad j's first column, its window's first image column in .z.
+    var quads: array<vec4i, MAX_QUADS>;
+    for (var j = 0u; j < QUADS; j++) {
+        let first = min(lane_column(col0, lane, j, 0u), p.n - 4u);
+        quads[j] = col_context(z, first);
+        quads[j].z += min(0, i32(TAPS - 1u) * TAP_STEP);
+    }
+    var acc: array<array<vec4f, MAX_QUADS>, MAX_ROWS>;
+    for (var r = 0u; r < p.k / TAPS; r++) {
+        var held: array<array<f32, MAX_TAPS>, 8>;
+        var kc0 = vec4i();
+        for (var t = 0u; t < TAPS; t++) {
+            let kc = k_context(r * TAPS + t);
+            if t == 0u { kc0 = kc; }
+            for (var g = 0u; g < groups; g++) {
+                held[g][t] = a_value(a_rows[g], kc);
+            }
+        }
+        var bv: array<array<vec4f, MAX_TAPS>, MAX_QUADS>;
+        for (var j = 0u; j < QUADS; j++) {
+            let iy = quads[j].y + kc0.y;
+            let row_inside = iy >= 0 && iy < p.src_h;
+            let start = quads[j].x + kc0.x + iy * p.src_w;
+            var win: array<f32, MAX_SPAN>;
+            for (var s = 0u; s < SPAN; s++) {
+                let ix = quads[j].z + kc0.z + i32(s);
+                let inside = row_inside && ix >= 0 && ix < p.src_w;
+                win[s] = select(0.0, b[select(0, start + ix, inside)], inside);
+            }
+            for (var t = 0u; t < TAPS; t++) {
+                bv[j][t] = vec4f(win[window_at(0u, t)], win[window_at(1u, t)],
+                                 win[window_at(2u, t)], win[window_at(3u, t)]);
+            }
+        }
+        // Rows outermost and one running sum per quad: with taps outermost, or rows inside
+        // taps, the driver kept the accumulators in memory (2 to 3x slower).
+        for (var i = 0u; i < ROWS; i++) {
+            var vs: array<f32, MAX_TAPS>;
+            for (var t = 0u; t < TAPS; t++) {
+                vs[t] = subgroupShuffle(held[i / LANES][t], i % LANES);
+            }
+            for (var j = 0u; j < QUADS; j++) {
+                var sum = acc[i][j];
+                for (var t = 0u; t < TAPS; t++) {
+                    sum = fma(vec4f(vs[t]), bv[j][t], sum);
+                }
+                acc[i][j] = sum;
+            }
+        }
+    }
+    store_block(z, row0, col0, lane, &acc, lane_columns(z, col0, lane));
 }

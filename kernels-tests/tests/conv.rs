@@ -216,6 +216,10 @@ fn convolutions_on_awkward_shapes() {
         // Ci kh kw and Ho Wo multiples of 4: the lanes kernel reads weights and dy four at a time
         case(2, 4, 40, (8, 8), (3, 3), geometry(2, 1, 1)),
         case(1, 4, 6, (12, 12), (3, 3), geometry(1, 1, 1)),
+        // Output rows a multiple of 4 wide and more than 8 channels: gemm_window_rows
+        case(2, 3, 12, (12, 12), (5, 5), geometry(1, 2, 1)),
+        case(1, 5, 10, (16, 16), (4, 4), geometry(2, 1, 1)),
+        case(1, 2, 9, (12, 12), (3, 3), geometry(1, 2, 2)),
     ];
     for kernel in GemmKernel::available(&gpu()) {
         for (i, &c) in cases.iter().enumerate() {
@@ -235,7 +239,14 @@ fn transposed_convolutions_on_awkward_shapes() {
         case(1, 2, 3, (5, 4), (5, 5), geometry(3, 1, 1)), // seed 000's last layer
         case(2, 3, 2, (3, 5), (3, 2), geometry(2, 0, 2)), // dilation with stride
         case(1, 2, 35, (3, 3), (3, 3), geometry(3, 2, 1)), // padding past the first taps
+        // Class rows a multiple of 4 wide and more than 8 channels: gemm_window_rows
+        case(2, 6, 10, (4, 4), (4, 4), geometry(2, 1, 1)),
+        case(1, 4, 11, (8, 8), (5, 5), geometry(1, 2, 1)),
     ];
+    cases.push(Case {
+        output_padding: 1,
+        ..case(1, 3, 9, (8, 8), (5, 5), geometry(2, 2, 1)) // the VAE-GAN decoder's stages
+    });
     cases.push(Case {
         output_padding: 1,
         ..case(1, 2, 2, (4, 3), (3, 3), geometry(2, 1, 1))

@@ -13,6 +13,9 @@ pub enum GemmKernel {
     Tiled,
     /// One subgroup per workgroup: for software rasterisers; needs subgroups.
     Lanes,
+    /// `Lanes`, with a convolution's windows read a window row at a time where their layout
+    /// allows (gemm_window_rows); the rest as `Lanes`.
+    WindowRows,
 }
 
 /// Subgroup size the lanes kernel runs with, if this adapter can run it: every subgroup the
@@ -29,14 +32,14 @@ impl GemmKernel {
     pub fn available(gpu: &Gpu) -> Vec<GemmKernel> {
         let mut kernels = vec![GemmKernel::Tiled];
         if lanes(gpu).is_some() {
-            kernels.push(GemmKernel::Lanes);
+            kernels.extend([GemmKernel::Lanes, GemmKernel::WindowRows]);
         }
         kernels
     }
 
     fn resolve(self, gpu: &Gpu) -> GemmKernel {
         match self {
-            GemmKernel::Auto if gpu.is_software() && lanes(gpu).is_some() => GemmKernel::Lanes,
+            GemmKernel::Auto if gpu.is_software() && lanes(gpu).is_some() => GemmKernel::WindowRows,
             GemmKernel::Auto => GemmKernel::Tiled,
             other => other,
         }
@@ -97,6 +100,19 @@ pub(crate) enum BiasAlong {
     Columns = 2,
 }
 
+/// Array sizes of gemm_window_rows.
+const MAX_TAPS: u32 = 8;
+const MAX_SPAN: i32 = 16;
+
+/// Override constants of gemm_window_rows.
+#[derive(Clone, Copy)]
+struct WindowRows {
+    taps: u32,
+    col_step: i32,
+    tap_step: i32,
+    span: u32,
+}
+
 /// One GEMM launch: C (`out`) = A B under `mode`, over `batch` grid layers.
 pub(crate) struct Gemm<'a> {
     pub mode: Mode,
@@ -147,7 +163,7 @@ impl Gemm<'_> {
             ("BIAS", f64::from(bias_kind)),
         ];
         match self.kernel.resolve(gpu) {
-            GemmKernel::Lanes => {
+            resolved @ (GemmKernel::Lanes | GemmKernel::WindowRows) => {
                 let lanes = lanes(gpu).unwrap_or_else(|| {
                     panic!(
                         "the lanes GEMM needs subgroups of one size on {}",
@@ -166,25 +182,50 @@ impl Gemm<'_> {
                 let lanes = lanes as usize;
                 // One quad of columns per lane where two would mostly cover nothing.
                 let quads = if n <= 4 * lanes { 1 } else { 2 };
-                let (a_wide, b_wide) = self.wide_reads();
                 constants.extend([
                     ("LANES", lanes as f64),
                     ("ROWS", rows as f64),
                     ("QUADS", f64::from(quads)),
-                    ("A_WIDE", f64::from(a_wide)),
-                    ("B_WIDE", f64::from(b_wide)),
                 ]);
+                // Window rows only pay with full blocks: with 4 or 8 rows they measured slower
+                // (kernels-tests/lab/README.md).
+                let window = self
+                    .window_rows()
+                    .filter(|_| resolved == GemmKernel::WindowRows && rows == 32);
+                let entry = match window {
+                    Some(w) => {
+                        constants.extend([
+                            ("TAPS", f64::from(w.taps)),
+                            ("COL_STEP", f64::from(w.col_step)),
+                            ("TAP_STEP", f64::from(w.tap_step)),
+                            ("SPAN", f64::from(w.span)),
+                        ]);
+                        constants.push(("ADJACENT", 1.0));
+                        "gemm_window_rows"
+                    }
+                    None => {
+                        let (a_wide, b_wide) = self.wide_reads();
+                        constants.extend([
+                            ("A_WIDE", f64::from(a_wide)),
+                            ("B_WIDE", f64::from(b_wide)),
+                            ("ADJACENT", f64::from(u8::from(b_wide == 2))),
+                        ]);
+                        "gemm_lanes"
+                    }
+                };
                 let grid = Grid([
                     n.div_ceil(4 * quads as usize * lanes) as u32,
                     m.div_ceil(rows) as u32,
                     self.batch as u32,
                 ]);
-                let kernel = Kernel::new(&GEMM_LANES, "gemm_lanes")
+                let kernel = Kernel::new(&GEMM_LANES, entry)
                     .with(&constants)
                     .tagged(self.tag())
                     .doing(flops, floats);
+                // gemm_lanes also sees A and B as vec4s; gemm_window_rows does not.
                 let wide = [self.a.buffer(), self.b.buffer()];
-                gpu.dispatch(&kernel, &[&storage[..], &wide[..]].concat(), words, grid);
+                let wide = if window.is_some() { &[][..] } else { &wide[..] };
+                gpu.dispatch(&kernel, &[&storage[..], wide].concat(), words, grid);
             }
             _ => {
                 let grid = Grid([
@@ -223,6 +264,26 @@ impl Gemm<'_> {
             Mode::WeightGrad => (u32::from(fours(&[p.grid_h * p.grid_w])), 0),
             Mode::Transposed => (0, 0),
         }
+    }
+
+    /// The window-row layout of a convolution GEMM (shaders/gemm_lanes.wgsl,
+    /// gemm_window_rows), if it has one: quads of four columns inside one output row, at most
+    /// MAX_TAPS taps per window row reading at most MAX_SPAN image values per quad.
+    fn window_rows(&self) -> Option<WindowRows> {
+        let p = &self.params;
+        let (taps, col_step, tap_step) = match self.mode {
+            Mode::Conv => (p.kw, p.stride, p.dilation),
+            Mode::Transposed => (p.taps_x, 1, -p.src_step_x),
+            _ => return None,
+        };
+        let span = 3 * col_step + (taps.max(1) as i32 - 1) * tap_step.abs() + 1;
+        let fits = (1..=MAX_TAPS).contains(&taps) && span <= MAX_SPAN && p.grid_w.is_multiple_of(4);
+        fits.then_some(WindowRows {
+            taps,
+            col_step,
+            tap_step,
+            span: span as u32,
+        })
     }
 
     fn tag(&self) -> &'static str {
