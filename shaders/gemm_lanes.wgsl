@@ -14,7 +14,10 @@
 //   operand's layout allows it (the host checks sizes and alignment) it is read four at a time:
 //     A_WIDE 1: four k of a row (A's k run contiguous, K % 4 == 0, rows 16-byte aligned);
 //     B_WIDE 1: four k of a column (matmul with TRANS_B, K % 4 == 0);
-//     B_WIDE 2: four columns of one k (matmul, N % 4 == 0).
+//     B_WIDE 2: four columns of one k (matmul, N % 4 == 0);
+//     B_WIDE 3: a weight gradient's window: four adjacent columns (kx) at four consecutive k
+//       (ox) read image columns m = K_STEP u + COL_STEP q of one run of SPAN values, loaded
+//       once (kw % 4 == 0, grid_w % 4 == 0).
 //   a4 and b4 are the same buffers as a and b seen as vec4s.
 //
 //   Indices are clamped inside the matrices (no bounds tests in the loop); A's values past K
@@ -128,6 +131,15 @@ fn gemm_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
                 for (var u = 0u; u < STEP_K; u++) {
                     bv[j][u] = b4[(b_quads[j] + kc[u].x) / 4];
                 }
+            } else if B_WIDE == 3u {
+                let first = b_cols[j][0];
+                let win = window_run(first.x + kc[0].x, first.y + kc[0].y, first.z + kc[0].z);
+                for (var u = 0u; u < STEP_K; u++) {
+                    let at = u32(K_STEP) * u;
+                    let step = u32(COL_STEP);
+                    bv[j][u] = vec4f(win[at], win[at + step], win[at + 2u * step],
+                                     win[at + 3u * step]);
+                }
             } else {
                 for (var u = 0u; u < STEP_K; u++) {
                     let col = b_cols[j];
@@ -166,9 +178,23 @@ override TAPS: u32 = 5u;           // at most MAX_TAPS
 override COL_STEP: i32 = 1;
 override TAP_STEP: i32 = 1;
 override SPAN: u32 = 8u;           // at most MAX_SPAN
+override K_STEP: i32 = 1;          // B_WIDE 3: image columns between consecutive k
 
 const MAX_TAPS: u32 = 8u;
 const MAX_SPAN: u32 = 16u;
+
+// SPAN values of image row iy from column ix0 on, in the plane at offset plane; 0 outside.
+fn window_run(plane: i32, iy: i32, ix0: i32) -> array<f32, MAX_SPAN> {
+    let row_inside = iy >= 0 && iy < p.src_h;
+    let start = plane + iy * p.src_w;
+    var win: array<f32, MAX_SPAN>;
+    for (var m = 0u; m < SPAN; m++) {
+        let ix = ix0 + i32(m);
+        let inside = row_inside && ix >= 0 && ix < p.src_w;
+        win[m] = select(0.0, b[select(0, start + ix, inside)], inside);
+    }
+    return win;
+}
 
 // Position in a quad's window of column q at tap t.
 fn window_at(q: u32, t: u32) -> u32 {
@@ -207,15 +233,7 @@ fn gemm_window_rows(@builtin(workgroup_id) wid: vec3u,
         }
         var bv: array<array<vec4f, MAX_TAPS>, MAX_QUADS>;
         for (var j = 0u; j < QUADS; j++) {
-            let iy = quads[j].y + kc0.y;
-            let row_inside = iy >= 0 && iy < p.src_h;
-            let start = quads[j].x + kc0.x + iy * p.src_w;
-            var win: array<f32, MAX_SPAN>;
-            for (var s = 0u; s < SPAN; s++) {
-                let ix = quads[j].z + kc0.z + i32(s);
-                let inside = row_inside && ix >= 0 && ix < p.src_w;
-                win[s] = select(0.0, b[select(0, start + ix, inside)], inside);
-            }
+            let win = window_run(quads[j].x + kc0.x, quads[j].y + kc0.y, quads[j].z + kc0.z);
             for (var t = 0u; t < TAPS; t++) {
                 bv[j][t] = vec4f(win[window_at(0u, t)], win[window_at(1u, t)],
                                  win[window_at(2u, t)], win[window_at(3u, t)]);

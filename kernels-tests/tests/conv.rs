@@ -220,6 +220,8 @@ fn convolutions_on_awkward_shapes() {
         case(2, 3, 12, (12, 12), (5, 5), geometry(1, 2, 1)),
         case(1, 5, 10, (16, 16), (4, 4), geometry(2, 1, 1)),
         case(1, 2, 9, (12, 12), (3, 3), geometry(1, 2, 2)),
+        // Kernel rows a multiple of 4 wide too: the weight gradient reads windows (B_WIDE 3)
+        case(1, 2, 9, (12, 12), (4, 4), geometry(1, 3, 2)),
     ];
     for kernel in GemmKernel::available(&gpu()) {
         for (i, &c) in cases.iter().enumerate() {

@@ -13,8 +13,9 @@ pub enum GemmKernel {
     Tiled,
     /// One subgroup per workgroup: for software rasterisers; needs subgroups.
     Lanes,
-    /// `Lanes`, with a convolution's windows read a window row at a time where their layout
-    /// allows (gemm_window_rows); the rest as `Lanes`.
+    /// `Lanes`, with a convolution's windows read a run of an image row at a time where their
+    /// layout allows (gemm_window_rows, and B_WIDE 3 for weight gradients); the rest as
+    /// `Lanes`.
     WindowRows,
 }
 
@@ -205,10 +206,24 @@ impl Gemm<'_> {
                     }
                     None => {
                         let (a_wide, b_wide) = self.wide_reads();
+                        let gradient_window = self
+                            .gradient_window()
+                            .filter(|_| resolved == GemmKernel::WindowRows);
+                        let b_wide = match gradient_window {
+                            Some((k_step, col_step, span)) => {
+                                constants.extend([
+                                    ("K_STEP", f64::from(k_step)),
+                                    ("COL_STEP", f64::from(col_step)),
+                                    ("SPAN", f64::from(span)),
+                                ]);
+                                3
+                            }
+                            None => b_wide,
+                        };
                         constants.extend([
                             ("A_WIDE", f64::from(a_wide)),
                             ("B_WIDE", f64::from(b_wide)),
-                            ("ADJACENT", f64::from(u8::from(b_wide == 2))),
+                            ("ADJACENT", f64::from(u8::from(b_wide >= 2))),
                         ]);
                         "gemm_lanes"
                     }
@@ -284,6 +299,19 @@ impl Gemm<'_> {
             tap_step,
             span: span as u32,
         })
+    }
+
+    /// B_WIDE 3 of gemm_lanes for a weight gradient, if its layout allows: (K_STEP,
+    /// COL_STEP, SPAN), quads of four kernel columns inside one kernel row and steps of four k
+    /// inside one output row.
+    fn gradient_window(&self) -> Option<(i32, i32, u32)> {
+        let p = &self.params;
+        let span = 3 * p.stride + 3 * p.dilation + 1;
+        let fits = self.mode == Mode::WeightGrad
+            && p.kw.is_multiple_of(4)
+            && p.grid_w.is_multiple_of(4)
+            && span <= MAX_SPAN;
+        fits.then_some((p.stride, p.dilation, span as u32))
     }
 
     fn tag(&self) -> &'static str {
