@@ -173,7 +173,7 @@ fn store(rc: vec4i, cc: vec4i, row: u32, col: u32, value: f32) {
 //   0), and column q of a quad at tap t reads image column x0 + q COL_STEP + t TAP_STEP, so a
 //   quad's 4 TAPS values are SPAN = 3 COL_STEP + (TAPS - 1) |TAP_STEP| + 1 loads (a 5-tap
 //   stride-1 row: 8 loads for 20 values, where gemm_lanes gathers each). A is read a tap at a
-//   time (TAPS loads per group of rows and window row).
+//   time (TAPS loads per group of rows and window row), or with A_WIDE 1 a 4-tap row at once.
 override TAPS: u32 = 5u;           // at most MAX_TAPS
 override COL_STEP: i32 = 1;
 override TAP_STEP: i32 = 1;
@@ -223,12 +223,22 @@ fn gemm_window_rows(@builtin(workgroup_id) wid: vec3u,
     var acc: array<array<vec4f, MAX_QUADS>, MAX_ROWS>;
     for (var r = 0u; r < p.k / TAPS; r++) {
         var held: array<array<f32, MAX_TAPS>, 8>;
-        var kc0 = vec4i();
-        for (var t = 0u; t < TAPS; t++) {
-            let kc = k_context(r * TAPS + t);
-            if t == 0u { kc0 = kc; }
+        var kc0 = k_context(r * TAPS);
+        if A_WIDE == 1u {
+            // Four taps of a row in one load (the host checks TAPS == 4 and the alignment).
             for (var g = 0u; g < groups; g++) {
-                held[g][t] = a_value(a_rows[g], kc);
+                let four = a4[(a_rows[g].x + kc0.w) / 4];
+                held[g][0] = four.x;
+                held[g][1] = four.y;
+                held[g][2] = four.z;
+                held[g][3] = four.w;
+            }
+        } else {
+            for (var t = 0u; t < TAPS; t++) {
+                let kc = k_context(r * TAPS + t);
+                for (var g = 0u; g < groups; g++) {
+                    held[g][t] = a_value(a_rows[g], kc);
+                }
             }
         }
         var bv: array<array<vec4f, MAX_TAPS>, MAX_QUADS>;

@@ -201,7 +201,11 @@ impl Gemm<'_> {
                             ("TAP_STEP", f64::from(w.tap_step)),
                             ("SPAN", f64::from(w.span)),
                         ]);
-                        constants.push(("ADJACENT", 1.0));
+                        // A's rows hold each window row's 4 taps at a multiple of 4 in a
+                        // convolution with 4-wide kernels (K = Ci kh 4).
+                        let a_wide = self.mode == Mode::Conv && w.taps == 4;
+                        constants
+                            .extend([("ADJACENT", 1.0), ("A_WIDE", f64::from(u8::from(a_wide)))]);
                         "gemm_window_rows"
                     }
                     None => {
@@ -237,9 +241,13 @@ impl Gemm<'_> {
                     .with(&constants)
                     .tagged(self.tag())
                     .doing(flops, floats);
-                // gemm_lanes also sees A and B as vec4s; gemm_window_rows does not.
+                // gemm_lanes also sees A and B as vec4s, gemm_window_rows A alone.
                 let wide = [self.a.buffer(), self.b.buffer()];
-                let wide = if window.is_some() { &[][..] } else { &wide[..] };
+                let wide = if window.is_some() {
+                    &wide[..1]
+                } else {
+                    &wide[..]
+                };
                 gpu.dispatch(&kernel, &[&storage[..], wide].concat(), words, grid);
             }
             _ => {
