@@ -234,10 +234,12 @@ fn gemm_window_rows(@builtin(workgroup_id) wid: vec3u,
                 held[g][3] = four.w;
             }
         } else {
+            // A's taps of a window row: adjacent in a convolution's weights, tap_step_x apart
+            // in a transposed convolution's.
+            let a_step = select(i32(p.tap_step_x), 1, MODE == 1u);
             for (var t = 0u; t < TAPS; t++) {
-                let kc = k_context(r * TAPS + t);
                 for (var g = 0u; g < groups; g++) {
-                    held[g][t] = a_value(a_rows[g], kc);
+                    held[g][t] = a[a_rows[g].x + kc0.w + i32(t) * a_step];
                 }
             }
         }

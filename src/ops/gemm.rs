@@ -188,11 +188,9 @@ impl Gemm<'_> {
                     ("ROWS", rows as f64),
                     ("QUADS", f64::from(quads)),
                 ]);
-                // Window rows only pay with full blocks: with 4 or 8 rows they measured slower
-                // (kernels-tests/lab/README.md).
                 let window = self
                     .window_rows()
-                    .filter(|_| resolved == GemmKernel::WindowRows && rows == 32);
+                    .filter(|_| resolved == GemmKernel::WindowRows);
                 let entry = match window {
                     Some(w) => {
                         constants.extend([
