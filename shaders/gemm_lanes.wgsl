@@ -101,8 +101,14 @@ fn gemm_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
         var kc: array<vec4i, STEP_K>;
         var live: array<f32, STEP_K>;
         for (var u = 0u; u < STEP_K; u++) {
-            kc[u] = k_context(min(k0 + u, p.k - 1u));
-            live[u] = select(0.0, 1.0, k0 + u < p.k);
+            if K_RUNS && u > 0u {
+                // The next output column of the same row: no divisions.
+                kc[u] = kc[0] + vec4i(0, 0, i32(u) * p.stride, i32(u));
+                live[u] = 1.0;
+            } else {
+                kc[u] = k_context(min(k0 + u, p.k - 1u));
+                live[u] = select(0.0, 1.0, k0 + u < p.k);
+            }
         }
         // held[g]: four k of this lane's row in group g.
         var held: array<vec4f, 8>;
@@ -179,6 +185,9 @@ override COL_STEP: i32 = 1;
 override TAP_STEP: i32 = 1;
 override SPAN: u32 = 8u;           // at most MAX_SPAN
 override K_STEP: i32 = 1;          // B_WIDE 3: image columns between consecutive k
+// A weight gradient whose output rows are a multiple of 4 wide: each step's four k are
+// neighbouring output columns of one row.
+override K_RUNS: bool = false;
 
 const MAX_TAPS: u32 = 8u;
 const MAX_SPAN: u32 = 16u;

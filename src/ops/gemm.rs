@@ -222,10 +222,13 @@ impl Gemm<'_> {
                             }
                             None => b_wide,
                         };
+                        let k_runs =
+                            self.mode == Mode::WeightGrad && self.params.grid_w.is_multiple_of(4);
                         constants.extend([
                             ("A_WIDE", f64::from(a_wide)),
                             ("B_WIDE", f64::from(b_wide)),
                             ("ADJACENT", f64::from(u8::from(b_wide >= 2))),
+                            ("K_RUNS", f64::from(u8::from(k_runs))),
                         ]);
                         "gemm_lanes"
                     }
