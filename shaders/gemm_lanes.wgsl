@@ -232,7 +232,7 @@ fn gemm_window_rows(@builtin(workgroup_id) wid: vec3u,
     var acc: array<array<vec4f, MAX_QUADS>, MAX_ROWS>;
     for (var r = 0u; r < p.k / TAPS; r++) {
         var held: array<array<f32, MAX_TAPS>, 8>;
-        var kc0 = k_context(r * TAPS);
+        let kc0 = k_context(r * TAPS);
         if A_WIDE == 1u {
             // Four taps of a row in one load (the host checks TAPS == 4 and the alignment).
             for (var g = 0u; g < groups; g++) {
