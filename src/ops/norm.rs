@@ -2,7 +2,7 @@
 //! running estimates updated on the GPU, and the fused backward.
 
 use crate::autograd::record;
-use crate::gpu::{Grid, Kernel};
+use crate::gpu::{Gpu, Grid, Kernel};
 use crate::ops::shaders::NORM;
 use crate::tensor::Tensor;
 
@@ -36,17 +36,14 @@ const PLANE_MIN: usize = 64;
 /// Constants and grid of batch_normalize and batch_norm_input_grad (see shaders/norm.wgsl):
 /// a workgroup of 64 per plane where planes are large, else 256 threads, one per element.
 fn per_element_launch(
-    x: &Tensor,
-    n: usize,
-    c: usize,
-    s: usize,
+    gpu: &Gpu,
+    (n, c, s): (usize, usize, usize),
 ) -> ([(&'static str, f64); 2], Grid) {
-    let gpu = x.gpu();
     if s >= PLANE_MIN {
         let grid = gpu.linear_grid((n * c) as u64);
         ([("THREADS", 64.0), ("PER_PLANE", 1.0)], grid)
     } else {
-        let grid = gpu.linear_grid((x.numel() as u64).div_ceil(256));
+        let grid = gpu.linear_grid(((n * c * s) as u64).div_ceil(256));
         ([("THREADS", 256.0), ("PER_PLANE", 0.0)], grid)
     }
 }
@@ -107,7 +104,7 @@ impl Tensor {
             (running.mean.detach(), running.var.detach())
         };
         let out = Tensor::uninit(gpu, self.dims());
-        let (per_element, grid) = per_element_launch(self, n, c, s);
+        let (per_element, grid) = per_element_launch(gpu, (n, c, s));
         gpu.dispatch(
             &Kernel::new(&NORM, "batch_normalize")
                 .with(&per_element)
