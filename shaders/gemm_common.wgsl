@@ -108,7 +108,7 @@ fn col_context(z: u32, col: u32) -> vec4i {
             let oy = i32(yx.x);
             let ox = i32(yx.y);
             return vec4i(i32(img.x * p.src_image), oy * p.stride - p.pad, ox * p.stride - p.pad,
-                         i32(img.x * p.dst_image + img.y));
+                         stored_at(img.x * p.dst_image + yx.x * p.dst_w, yx.y));
         }
         case 2u: {
             let img = div_rem(col, p.grid_h * p.grid_w);
@@ -116,7 +116,7 @@ fn col_context(z: u32, col: u32) -> vec4i {
             let oy = q.x * u32(p.stride) + p.class_y;
             let ox = q.y * u32(p.stride) + p.class_x;
             return vec4i(i32(img.x * p.src_image), i32(q.x) + p.shift_y, i32(q.y) + p.shift_x,
-                         i32(img.x * p.dst_image + oy * p.dst_w + ox));
+                         stored_at(img.x * p.dst_image + oy * p.dst_w, ox));
         }
         default: {
             let ci = div_rem(col, p.kh * p.kw);
@@ -125,6 +125,12 @@ fn col_context(z: u32, col: u32) -> vec4i {
                          i32(tap.y) * p.dilation, i32(col));
         }
     }
+}
+
+// Offset in C of output column ox of the output row at row_start; -1 (not stored) past the
+// output's width, where gemm_window_rows pads a grid row to a multiple of 4 columns.
+fn stored_at(row_start: u32, ox: u32) -> i32 {
+    return select(-1, i32(row_start + ox), ox < p.dst_w);
 }
 
 fn k_context(kk: u32) -> vec4i {

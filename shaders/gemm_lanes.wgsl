@@ -168,16 +168,17 @@ fn gemm_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
 }
 
 fn store(rc: vec4i, cc: vec4i, row: u32, col: u32, value: f32) {
-    if col < p.n {
+    if col < p.n && cc.w >= 0 {
         c[c_index(rc, cc)] = with_bias(value, row, col);
     }
 }
 
 // gemm_window_rows: MODE 1 or 2 where a window row's taps read neighbouring image values. K
 //   runs over window rows of TAPS taps (MODE 1: (ci, ky) with kx inside; MODE 2: (ic, ty) with
-//   tx inside). Lane l holds quads of four adjacent columns of one output row (grid_w % 4 ==
-//   0), and column q of a quad at tap t reads image column x0 + q COL_STEP + t TAP_STEP, so a
-//   quad's 4 TAPS values are SPAN = 3 COL_STEP + (TAPS - 1) |TAP_STEP| + 1 loads (a 5-tap
+//   tx inside). Lane l holds quads of four adjacent columns of one output row (the host pads
+//   grid rows to a multiple of 4 columns; col_context marks the padding not stored), and
+//   column q of a quad at tap t reads image column x0 + q COL_STEP + t TAP_STEP, so a quad's
+//   4 TAPS values are SPAN = 3 COL_STEP + (TAPS - 1) |TAP_STEP| + 1 loads (a 5-tap
 //   stride-1 row: 8 loads for 20 values, where gemm_lanes gathers each). A is read a tap at a
 //   time (TAPS loads per group of rows and window row), or with A_WIDE 1 a 4-tap row at once.
 override TAPS: u32 = 5u;           // at most MAX_TAPS

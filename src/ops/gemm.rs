@@ -114,6 +114,18 @@ struct WindowRows {
     span: u32,
 }
 
+/// A convolution GEMM's columns with every output row padded to a multiple of 4 columns, for
+/// gemm_window_rows (the padding columns are computed but not stored).
+fn padded_rows(p: &GemmParams) -> GemmParams {
+    let grid = p.grid_h * p.grid_w;
+    let grid_w = p.grid_w.next_multiple_of(4);
+    GemmParams {
+        n: p.n / grid * p.grid_h * grid_w,
+        grid_w,
+        ..*p
+    }
+}
+
 /// One GEMM launch: C (`out`) = A B under `mode`, over `batch` grid layers.
 pub(crate) struct Gemm<'a> {
     pub mode: Mode,
@@ -149,7 +161,6 @@ impl Gemm<'_> {
             bias_buffer,
             self.out.buffer(),
         ];
-        let words: &[u32] = bytemuck::cast_slice(std::slice::from_ref(p));
         // Useful work: a multiply-add per (row, column, k), each operand read once and the
         // result written once (a convolution's image, not its windows).
         let flops = 2 * m * n * p.k as usize * self.batch;
@@ -182,7 +193,7 @@ impl Gemm<'_> {
                 };
                 let lanes = lanes as usize;
                 // One quad of columns per lane where two would mostly cover nothing.
-                let quads = if n <= 4 * lanes { 1 } else { 2 };
+                let quads: u32 = if n <= 4 * lanes { 1 } else { 2 };
                 constants.extend([
                     ("LANES", lanes as f64),
                     ("ROWS", rows as f64),
@@ -233,8 +244,12 @@ impl Gemm<'_> {
                         "gemm_lanes"
                     }
                 };
+                let params = match window {
+                    Some(_) => padded_rows(p),
+                    None => *p,
+                };
                 let grid = Grid([
-                    n.div_ceil(4 * quads as usize * lanes) as u32,
+                    (params.n as usize).div_ceil(4 * quads as usize * lanes) as u32,
                     m.div_ceil(rows) as u32,
                     self.batch as u32,
                 ]);
@@ -249,6 +264,7 @@ impl Gemm<'_> {
                 } else {
                     &wide[..]
                 };
+                let words: &[u32] = bytemuck::cast_slice(std::slice::from_ref(&params));
                 gpu.dispatch(&kernel, &[&storage[..], wide].concat(), words, grid);
             }
             _ => {
@@ -261,7 +277,12 @@ impl Gemm<'_> {
                     .with(&constants)
                     .tagged(self.tag())
                     .doing(flops, floats);
-                gpu.dispatch(&kernel, &storage, words, grid);
+                gpu.dispatch(
+                    &kernel,
+                    &storage,
+                    bytemuck::cast_slice(std::slice::from_ref(p)),
+                    grid,
+                );
             }
         }
     }
@@ -292,7 +313,8 @@ impl Gemm<'_> {
 
     /// The window-row layout of a convolution GEMM (shaders/gemm_lanes.wgsl,
     /// gemm_window_rows), if it has one: quads of four columns inside one output row, at most
-    /// MAX_TAPS taps per window row reading at most MAX_SPAN image values per quad.
+    /// MAX_TAPS taps per window row reading at most MAX_SPAN image values per quad, and output
+    /// rows that `padded_rows` widens by at most a third.
     fn window_rows(&self) -> Option<WindowRows> {
         let p = &self.params;
         let (taps, col_step, tap_step) = match self.mode {
@@ -301,7 +323,8 @@ impl Gemm<'_> {
             _ => return None,
         };
         let span = 3 * col_step + (taps.max(1) as i32 - 1) * tap_step.abs() + 1;
-        let fits = (1..=MAX_TAPS).contains(&taps) && span <= MAX_SPAN && p.grid_w.is_multiple_of(4);
+        let padding = p.grid_w.next_multiple_of(4) - p.grid_w;
+        let fits = (1..=MAX_TAPS).contains(&taps) && span <= MAX_SPAN && 3 * padding <= p.grid_w;
         fits.then_some(WindowRows {
             taps,
             col_step,
