@@ -1,10 +1,60 @@
-//! Row-sparse Adam and gradient clipping against f64 references (dense Adam and SGD are
-//! checked against PyTorch in golden.rs).
+//! Adam, row-sparse Adam and gradient clipping against f64 references (dense Adam and SGD
+//! are also checked against PyTorch in golden.rs).
 
 use kernels_tests::{Inputs, assert_close, gpu, to_f64};
 use pegasus::Tensor;
 use pegasus::autograd::Grads;
-use pegasus::optim::{RowAdam, clip_grad_norm};
+use pegasus::optim::{Adam, ParamGroup, RowAdam, clip_grad_norm};
+
+/// Sizes that take Adam's four-at-a-time kernel (multiples of 4, one spanning several
+/// workgroups of 1,024 values) and its one-at-a-time kernel.
+#[test]
+fn adam_matches_an_f64_reference_at_every_size() {
+    let gpu = gpu();
+    let mut inputs = Inputs::new(71);
+    for (n, decoupled) in [(12, false), (4100, true), (13, false), (1027, true)] {
+        let start = inputs.vec(n, -1.0, 1.0);
+        let param = Tensor::from_slice(&gpu, &start, &[n]).track();
+        let (lr, b1, b2, eps, wd) = (0.02f64, 0.8f64, 0.99f64, 1e-8f64, 0.1f64);
+        let mut opt = Adam::new(
+            vec![ParamGroup {
+                params: vec![("p".into(), param.clone())],
+                lr: lr as f32,
+            }],
+            b1 as f32,
+            b2 as f32,
+        );
+        opt.weight_decay = wd as f32;
+        opt.decoupled = decoupled;
+        let mut want = to_f64(&start);
+        let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);
+        for step in 1..=3 {
+            let g = inputs.vec(n, -1.0, 1.0);
+            let mut grads = Grads::default();
+            grads.insert(&param, Tensor::from_slice(&gpu, &g, &[n]));
+            opt.step(&grads);
+            for i in 0..n {
+                let mut gi = f64::from(g[i]);
+                if decoupled {
+                    want[i] *= 1.0 - lr * wd;
+                } else {
+                    gi += wd * want[i];
+                }
+                m[i] = b1 * m[i] + (1.0 - b1) * gi;
+                v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
+                let denom = v[i].sqrt() / (1.0 - b2.powi(step)).sqrt() + eps;
+                want[i] -= lr / (1.0 - b1.powi(step)) * m[i] / denom;
+            }
+            assert_close(
+                &format!("{n} values (decoupled {decoupled}) after step {step}"),
+                &param.to_vec(),
+                &want,
+                2e-6,
+                1e-5,
+            );
+        }
+    }
+}
 
 #[test]
 fn row_adam_updates_only_the_batch_rows() {
