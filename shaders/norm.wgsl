@@ -13,6 +13,7 @@
 //   9  sum_dy        storage read_write  C
 //   10 sum_dy_xhat   storage read_write  C
 //   11 out           storage read_write  N * C * S
+//   12-14            x, dy and out seen as vec4s (the _wide entry points, for S % 4 == 0)
 //
 // batch_stats: one workgroup of GROUP per channel: 256 on GPUs, 64 on software rasterisers,
 //   where each of the reduction's barriers costs a pass over the workgroup's SIMD chunks (64
@@ -65,23 +66,21 @@ fn channel_element(ch: u32, i: u32) -> u32 {
     return (ns.x * p.c + ch) * p.s + ns.y;
 }
 
-@compute @workgroup_size(GROUP)
-fn batch_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-    let ch = wid.x;
+// Welford's running (count, mean, sum of squared deviations) after value v.
+fn welford(acc: vec3f, v: f32) -> vec3f {
+    let count = acc.x + 1.0;
+    let delta = v - acc.y;
+    let m = acc.y + delta / count;
+    return vec3f(count, m, acc.z + delta * (v - m));
+}
+
+// Merges the workgroup's Welford triples (Chan et al.) and, in thread 0, writes the channel's
+// batch statistics and moves its running estimates.
+fn finish_stats(ch: u32, lid: u32, acc: vec3f) {
     let total = p.n * p.s;
-    var count = 0.0;
-    var m = 0.0;
-    var m2 = 0.0;
-    for (var i = lid; i < total; i += GROUP) {
-        let v = x[channel_element(ch, i)];
-        count += 1.0;
-        let delta = v - m;
-        m += delta / count;
-        m2 += delta * (v - m);
-    }
-    part_n[lid] = count;
-    part_a[lid] = m;
-    part_b[lid] = m2;
+    part_n[lid] = acc.x;
+    part_a[lid] = acc.y;
+    part_b[lid] = acc.z;
     workgroupBarrier();
     for (var half = GROUP / 2u; half > 0u; half >>= 1u) {
         if lid < half {
@@ -106,6 +105,16 @@ fn batch_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_inde
         running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * batch_mean;
         running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * unbiased;
     }
+}
+
+@compute @workgroup_size(GROUP)
+fn batch_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    var acc = vec3f(0.0);
+    for (var i = lid; i < p.n * p.s; i += GROUP) {
+        acc = welford(acc, x[channel_element(ch, i)]);
+    }
+    finish_stats(ch, lid, acc);
 }
 
 fn channel_of(i: u32) -> u32 {
@@ -134,37 +143,36 @@ fn share(wid: vec3u, nwg: vec3u, lid: u32) -> Share {
     return Share(i, 1u, 1u, channel_of(i));
 }
 
+// (mean, 1 / std, gamma, beta) of channel ch.
+fn normalize_constants(ch: u32) -> vec4f {
+    return vec4f(mean[ch], inverseSqrt(var_[ch] + p.eps), gamma[ch], beta[ch]);
+}
+
+fn normalized(v: vec4f, k: vec4f) -> vec4f {
+    return (v - k.x) * k.y * k.z + k.w;
+}
+
 @compute @workgroup_size(THREADS)
 fn batch_normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) lid: u32) {
     let my = share(wid, nwg, lid);
     if my.count == 0u { return; }
-    let mu = mean[my.ch];
-    let inv_std = inverseSqrt(var_[my.ch] + p.eps);
-    let g = gamma[my.ch];
-    let b = beta[my.ch];
+    let k = normalize_constants(my.ch);
     for (var j = 0u; j < my.count; j++) {
         let i = my.first + j * my.step;
-        out[i] = (x[i] - mu) * inv_std * g + b;
+        out[i] = normalized(vec4f(x[i]), k).x;
     }
 }
 
-@compute @workgroup_size(GROUP)
-fn batch_norm_sums(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-    let ch = wid.x;
-    let total = p.n * p.s;
-    let mu = mean[ch];
-    let inv_std = inverseSqrt(var_[ch] + p.eps);
-    var s_dy = 0.0;
-    var s_dy_xhat = 0.0;
-    for (var i = lid; i < total; i += GROUP) {
-        let at = channel_element(ch, i);
-        let g = dy[at];
-        s_dy += g;
-        s_dy_xhat += g * (x[at] - mu) * inv_std;
-    }
-    part_a[lid] = s_dy;
-    part_b[lid] = s_dy_xhat;
+// Adds value v with incoming gradient g to (sum dy, sum dy xhat); k = (mean, 1 / std).
+fn gradient_sums(acc: vec2f, v: f32, g: f32, k: vec2f) -> vec2f {
+    return acc + vec2f(g, g * (v - k.x) * k.y);
+}
+
+// Sums the workgroup's partial sums; thread 0 writes the channel's.
+fn finish_sums(ch: u32, lid: u32, acc: vec2f) {
+    part_a[lid] = acc.x;
+    part_b[lid] = acc.y;
     workgroupBarrier();
     for (var half = GROUP / 2u; half > 0u; half >>= 1u) {
         if lid < half {
@@ -179,20 +187,111 @@ fn batch_norm_sums(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
     }
 }
 
+@compute @workgroup_size(GROUP)
+fn batch_norm_sums(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    let k = vec2f(mean[ch], inverseSqrt(var_[ch] + p.eps));
+    var acc = vec2f(0.0);
+    for (var i = lid; i < p.n * p.s; i += GROUP) {
+        let at = channel_element(ch, i);
+        acc = gradient_sums(acc, x[at], dy[at], k);
+    }
+    finish_sums(ch, lid, acc);
+}
+
+// Channel ch's constants of batch_norm_input_grad.
+struct GradConstants {
+    mu: f32,
+    inv_std: f32,
+    scale: f32,          // gamma / std
+    mean_dy: f32,
+    total_dy_xhat: f32,
+    count: f32,
+}
+
+fn input_grad_constants(ch: u32) -> GradConstants {
+    let inv_std = inverseSqrt(var_[ch] + p.eps);
+    let count = f32(p.n * p.s);
+    return GradConstants(mean[ch], inv_std, gamma[ch] * inv_std, sum_dy[ch] / count,
+                         sum_dy_xhat[ch], count);
+}
+
+fn input_grad(v: vec4f, g: vec4f, k: GradConstants) -> vec4f {
+    let xhat = (v - k.mu) * k.inv_std;
+    return k.scale * (g - k.mean_dy - xhat * k.total_dy_xhat / k.count);
+}
+
 @compute @workgroup_size(THREADS)
 fn batch_norm_input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                          @builtin(local_invocation_index) lid: u32) {
     let my = share(wid, nwg, lid);
     if my.count == 0u { return; }
-    let inv_std = inverseSqrt(var_[my.ch] + p.eps);
-    let mu = mean[my.ch];
-    let count = f32(p.n * p.s);
-    let scale = gamma[my.ch] * inv_std;
-    let mean_dy = sum_dy[my.ch] / count;
-    let total_dy_xhat = sum_dy_xhat[my.ch];
+    let k = input_grad_constants(my.ch);
     for (var j = 0u; j < my.count; j++) {
         let i = my.first + j * my.step;
-        let xhat = (x[i] - mu) * inv_std;
-        out[i] = scale * (dy[i] - mean_dy - xhat * total_dy_xhat / count);
+        out[i] = input_grad(vec4f(x[i]), vec4f(dy[i]), k).x;
+    }
+}
+
+// Four values per load where planes are whole vec4s (S % 4 == 0): the per-element passes a
+// workgroup per plane (as PER_PLANE), the reductions with each thread walking vec4s.
+@group(0) @binding(12) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(13) var<storage, read> dy4: array<vec4f>;
+@group(0) @binding(14) var<storage, read_write> out4: array<vec4f>;
+
+// Index of the i-th vec4 (0 <= i < N * S / 4) of channel ch.
+fn channel_quad(ch: u32, i: u32) -> u32 {
+    let ns = div_rem(i, p.s / 4u);
+    return (ns.x * p.c + ch) * (p.s / 4u) + ns.y;
+}
+
+@compute @workgroup_size(GROUP)
+fn batch_stats_wide(@builtin(workgroup_id) wid: vec3u,
+                    @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    var acc = vec3f(0.0);
+    for (var i = lid; i < p.n * p.s / 4u; i += GROUP) {
+        let v = x4[channel_quad(ch, i)];
+        acc = welford(welford(welford(welford(acc, v.x), v.y), v.z), v.w);
+    }
+    finish_stats(ch, lid, acc);
+}
+
+@compute @workgroup_size(THREADS)
+fn batch_normalize_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                        @builtin(local_invocation_index) lid: u32) {
+    let plane = wid.x + wid.y * nwg.x;
+    if plane >= p.n * p.c { return; }
+    let k = normalize_constants(div_rem(plane, p.c).y);
+    for (var i = plane * p.s / 4u + lid; i < (plane + 1u) * p.s / 4u; i += THREADS) {
+        out4[i] = normalized(x4[i], k);
+    }
+}
+
+@compute @workgroup_size(GROUP)
+fn batch_norm_sums_wide(@builtin(workgroup_id) wid: vec3u,
+                        @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    let k = vec2f(mean[ch], inverseSqrt(var_[ch] + p.eps));
+    var acc = vec2f(0.0);
+    for (var i = lid; i < p.n * p.s / 4u; i += GROUP) {
+        let at = channel_quad(ch, i);
+        let v = x4[at];
+        let g = dy4[at];
+        acc = gradient_sums(gradient_sums(acc, v.x, g.x, k), v.y, g.y, k);
+        acc = gradient_sums(gradient_sums(acc, v.z, g.z, k), v.w, g.w, k);
+    }
+    finish_sums(ch, lid, acc);
+}
+
+@compute @workgroup_size(THREADS)
+fn batch_norm_input_grad_wide(@builtin(workgroup_id) wid: vec3u,
+                              @builtin(num_workgroups) nwg: vec3u,
+                              @builtin(local_invocation_index) lid: u32) {
+    let plane = wid.x + wid.y * nwg.x;
+    if plane >= p.n * p.c { return; }
+    let k = input_grad_constants(div_rem(plane, p.c).y);
+    for (var i = plane * p.s / 4u + lid; i < (plane + 1u) * p.s / 4u; i += THREADS) {
+        out4[i] = input_grad(x4[i], dy4[i], k);
     }
 }

@@ -94,6 +94,10 @@ fn training_mode_forward_and_backward() {
     check_training(&[3, 37, 1, 1], 4);
     check_training(&[2, 3, 17, 19], 5); // planes longer than a workgroup, not a multiple of it
     check_training(&[3, 2, 16, 16], 6); // planes exactly one workgroup long
+    // Planes of whole vec4s: short ones (vec4 reductions, one thread per element), and ones
+    // whose 100 vec4s take two passes of a plane's 64 threads.
+    check_training(&[3, 5, 2, 6], 7);
+    check_training(&[2, 3, 20, 20], 8);
 }
 
 #[test]

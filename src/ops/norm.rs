@@ -33,18 +33,49 @@ fn ncs(x: &Tensor) -> (usize, usize, usize) {
 /// Planes of at least this many values get a workgroup each in the per-element passes.
 const PLANE_MIN: usize = 64;
 
-/// Constants and grid of batch_normalize and batch_norm_input_grad (see shaders/norm.wgsl):
-/// a workgroup of 64 per plane where planes are large, else 256 threads, one per element.
-fn per_element_launch(
-    gpu: &Gpu,
-    (n, c, s): (usize, usize, usize),
-) -> ([(&'static str, f64); 2], Grid) {
-    if s >= PLANE_MIN {
-        let grid = gpu.linear_grid((n * c) as u64);
-        ([("THREADS", 64.0), ("PER_PLANE", 1.0)], grid)
-    } else {
-        let grid = gpu.linear_grid(((n * c * s) as u64).div_ceil(256));
-        ([("THREADS", 256.0), ("PER_PLANE", 0.0)], grid)
+/// How the kernels of shaders/norm.wgsl walk x [N, C, S]: where planes are whole vec4s
+/// (S % 4 == 0) they read and write four values per access (the _wide entry points).
+struct Launch {
+    wide_reductions: bool,
+    wide_planes: bool,
+    /// Constants and grid of batch_normalize and batch_norm_input_grad: a workgroup of 64 per
+    /// plane where planes are large, else 256 threads, one per element.
+    per_element: [(&'static str, f64); 2],
+    grid: Grid,
+}
+
+impl Launch {
+    fn new(gpu: &Gpu, (n, c, s): (usize, usize, usize)) -> Launch {
+        let wide = s.is_multiple_of(4);
+        let (per_element, grid) = if s >= PLANE_MIN {
+            let grid = gpu.linear_grid((n * c) as u64);
+            ([("THREADS", 64.0), ("PER_PLANE", 1.0)], grid)
+        } else {
+            let grid = gpu.linear_grid(((n * c * s) as u64).div_ceil(256));
+            ([("THREADS", 256.0), ("PER_PLANE", 0.0)], grid)
+        };
+        Launch {
+            wide_reductions: wide,
+            wide_planes: wide && s >= PLANE_MIN,
+            per_element,
+            grid,
+        }
+    }
+
+    /// The entry point to run for one of the four kernels, and the binding numbers of x, dy
+    /// and out in it.
+    fn entry(&self, entry: &'static str) -> (&'static str, [u32; 3]) {
+        let (wide, wide_entry) = match entry {
+            "batch_stats" => (self.wide_reductions, "batch_stats_wide"),
+            "batch_norm_sums" => (self.wide_reductions, "batch_norm_sums_wide"),
+            "batch_normalize" => (self.wide_planes, "batch_normalize_wide"),
+            _ => (self.wide_planes, "batch_norm_input_grad_wide"),
+        };
+        if wide {
+            (wide_entry, [12, 13, 14])
+        } else {
+            (entry, [1, 6, 11])
+        }
     }
 }
 
@@ -78,23 +109,25 @@ impl Tensor {
         ];
         // Threads per channel of the two reductions (see shaders/norm.wgsl).
         let group = [("GROUP", crate::ops::reduce::tree_threads(gpu))];
+        let launch = Launch::new(gpu, (n, c, s));
         let (mean, var) = if training {
             assert!(
                 n * s > 1,
                 "batch norm in training mode needs more than one value per channel"
             );
             let (mean, var) = (Tensor::uninit(gpu, &[c]), Tensor::uninit(gpu, &[c]));
-            gpu.dispatch(
+            let (entry, [x_at, ..]) = launch.entry("batch_stats");
+            gpu.dispatch_by_binding(
                 // A sum and a sum of squares per value; the running averages are per channel.
-                &Kernel::new(&NORM, "batch_stats")
+                &Kernel::new(&NORM, entry)
                     .with(&group)
                     .doing(3 * self.numel(), self.numel() + 6 * c),
                 &[
-                    self.buffer(),
-                    mean.buffer(),
-                    var.buffer(),
-                    running.mean.buffer(),
-                    running.var.buffer(),
+                    (x_at, self.buffer()),
+                    (2, mean.buffer()),
+                    (3, var.buffer()),
+                    (7, running.mean.buffer()),
+                    (8, running.var.buffer()),
                 ],
                 &params,
                 Grid([c as u32, 1, 1]),
@@ -104,37 +137,38 @@ impl Tensor {
             (running.mean.detach(), running.var.detach())
         };
         let out = Tensor::uninit(gpu, self.dims());
-        let (per_element, grid) = per_element_launch(gpu, (n, c, s));
-        gpu.dispatch(
-            &Kernel::new(&NORM, "batch_normalize")
-                .with(&per_element)
+        let (entry, [x_at, _, out_at]) = launch.entry("batch_normalize");
+        gpu.dispatch_by_binding(
+            &Kernel::new(&NORM, entry)
+                .with(&launch.per_element)
                 .doing(2 * self.numel(), 2 * self.numel() + 4 * c),
             &[
-                self.buffer(),
-                mean.buffer(),
-                var.buffer(),
-                gamma.buffer(),
-                beta.buffer(),
-                out.buffer(),
+                (x_at, self.buffer()),
+                (2, mean.buffer()),
+                (3, var.buffer()),
+                (4, gamma.buffer()),
+                (5, beta.buffer()),
+                (out_at, out.buffer()),
             ],
             &params,
-            grid,
+            launch.grid,
         );
         let (x, g) = (self.detach(), gamma.detach());
         let backward = move |dy: &Tensor, needs: &[bool]| {
             let gpu = x.gpu();
             let (sum_dy, sum_dy_xhat) = (Tensor::uninit(gpu, &[c]), Tensor::uninit(gpu, &[c]));
-            gpu.dispatch(
-                &Kernel::new(&NORM, "batch_norm_sums")
+            let (entry, [x_at, dy_at, _]) = launch.entry("batch_norm_sums");
+            gpu.dispatch_by_binding(
+                &Kernel::new(&NORM, entry)
                     .with(&group)
                     .doing(4 * x.numel(), 2 * x.numel() + 4 * c),
                 &[
-                    x.buffer(),
-                    mean.buffer(),
-                    var.buffer(),
-                    dy.buffer(),
-                    sum_dy.buffer(),
-                    sum_dy_xhat.buffer(),
+                    (x_at, x.buffer()),
+                    (2, mean.buffer()),
+                    (3, var.buffer()),
+                    (dy_at, dy.buffer()),
+                    (9, sum_dy.buffer()),
+                    (10, sum_dy_xhat.buffer()),
                 ],
                 &params,
                 Grid([c as u32, 1, 1]),
@@ -142,22 +176,23 @@ impl Tensor {
             let dx = needs[0].then(|| {
                 if training {
                     let dx = Tensor::uninit(gpu, x.dims());
-                    gpu.dispatch(
-                        &Kernel::new(&NORM, "batch_norm_input_grad")
-                            .with(&per_element)
+                    let (entry, [x_at, dy_at, out_at]) = launch.entry("batch_norm_input_grad");
+                    gpu.dispatch_by_binding(
+                        &Kernel::new(&NORM, entry)
+                            .with(&launch.per_element)
                             .doing(5 * x.numel(), 3 * x.numel() + 5 * c),
                         &[
-                            x.buffer(),
-                            mean.buffer(),
-                            var.buffer(),
-                            g.buffer(),
-                            dy.buffer(),
-                            sum_dy.buffer(),
-                            sum_dy_xhat.buffer(),
-                            dx.buffer(),
+                            (x_at, x.buffer()),
+                            (2, mean.buffer()),
+                            (3, var.buffer()),
+                            (4, g.buffer()),
+                            (dy_at, dy.buffer()),
+                            (9, sum_dy.buffer()),
+                            (10, sum_dy_xhat.buffer()),
+                            (out_at, dx.buffer()),
                         ],
                         &params,
-                        grid,
+                        launch.grid,
                     );
                     dx
                 } else {
