@@ -6,6 +6,7 @@
 //   2  b    storage read        second operand (binary; the forward output for gradients)
 //   3  c    storage read        the incoming gradient (gradients only)
 //   4  out  storage read_write  n elements
+//   5-8      a, b, c and out seen as vec4s (the _wide entry points, which bind only these)
 //
 // Grid: ceil(n / 256) workgroups of 256, laid out 2-D when over the per-dimension limit;
 // element i = (wid.x + wid.y * nwg.x) * 256 + lid.
@@ -178,5 +179,65 @@ fn fill(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     let i = element(wid, nwg, lid);
     if i < p.n {
         out[i] = p.alpha;
+    }
+}
+
+// The same maps four values per invocation over n / 4 vec4s, where n % 4 == 0 and no operand
+// is broadcast: a software rasteriser pays about as much for a vec4 access as for a scalar.
+@group(0) @binding(5) var<storage, read> a4: array<vec4f>;
+@group(0) @binding(6) var<storage, read> b4: array<vec4f>;
+@group(0) @binding(7) var<storage, read> c4: array<vec4f>;
+@group(0) @binding(8) var<storage, read_write> out4: array<vec4f>;
+
+@compute @workgroup_size(256)
+fn map_unary_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                  @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    if i < p.n / 4u {
+        let x = a4[i];
+        out4[i] = vec4f(unary(x.x), unary(x.y), unary(x.z), unary(x.w));
+    }
+}
+
+@compute @workgroup_size(256)
+fn map_binary_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                   @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    if i < p.n / 4u {
+        let x = a4[i];
+        let y = b4[i];
+        out4[i] = vec4f(binary(x.x, y.x), binary(x.y, y.y), binary(x.z, y.z), binary(x.w, y.w));
+    }
+}
+
+@compute @workgroup_size(256)
+fn map_unary_grad_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                       @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    if i < p.n / 4u {
+        let x = a4[i];
+        let y = b4[i];
+        out4[i] = c4[i] * vec4f(derivative(x.x, y.x), derivative(x.y, y.y),
+                                derivative(x.z, y.z), derivative(x.w, y.w));
+    }
+}
+
+@compute @workgroup_size(256)
+fn map_scalar_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                   @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    if i < p.n / 4u {
+        let x = a4[i];
+        out4[i] = vec4f(binary(x.x, p.alpha), binary(x.y, p.alpha), binary(x.z, p.alpha),
+                        binary(x.w, p.alpha));
+    }
+}
+
+@compute @workgroup_size(256)
+fn fill_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    if i < p.n / 4u {
+        out4[i] = vec4f(p.alpha);
     }
 }

@@ -111,17 +111,20 @@ fn unary_gradients() {
         ),
     ];
     for (seed, &(name, op, f, df, low, high)) in cases.iter().enumerate() {
-        OpCheck {
-            name: name.to_string(),
-            inputs: vec![(vec![3, 5, 7], low, high)],
-            gpu: &|x| op(&x[0]),
-            forward: &|x| x[0].iter().map(|&v| f(v)).collect(),
-            backward: &|x, up| vec![x[0].iter().zip(up).map(|(&v, &u)| u * df(v)).collect()],
-            forward_tol: (1e-6, 1e-5),
-            grad_tol: (1e-6, 1e-5),
-            seed: seed as u64,
+        // An odd size and a multiple of 4 (the vec4 kernels).
+        for dims in [vec![3, 5, 7], vec![4, 5, 7]] {
+            OpCheck {
+                name: format!("{name}{dims:?}"),
+                inputs: vec![(dims, low, high)],
+                gpu: &|x| op(&x[0]),
+                forward: &|x| x[0].iter().map(|&v| f(v)).collect(),
+                backward: &|x, up| vec![x[0].iter().zip(up).map(|(&v, &u)| u * df(v)).collect()],
+                forward_tol: (1e-6, 1e-5),
+                grad_tol: (1e-6, 1e-5),
+                seed: seed as u64,
+            }
+            .run();
         }
-        .run();
     }
 }
 

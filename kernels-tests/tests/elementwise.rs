@@ -3,8 +3,17 @@
 use kernels_tests::{Inputs, assert_close, broadcast_index, gpu, sigmoid, to_f64};
 use pegasus::Tensor;
 
-/// Sizes: a single element, odd primes, a 4-D odd shape, one past a workgroup multiple.
-const SHAPES: &[&[usize]] = &[&[1], &[7], &[13, 17], &[3, 5, 7, 11], &[257]];
+/// Sizes: a single element, odd primes, a 4-D odd shape, one past a workgroup multiple, and
+/// multiples of 4 (the vec4 kernels) under and over a workgroup's 256 vec4s.
+const SHAPES: &[&[usize]] = &[
+    &[1],
+    &[7],
+    &[13, 17],
+    &[3, 5, 7, 11],
+    &[257],
+    &[12, 20],
+    &[2, 3, 4, 44],
+];
 
 /// f32 transcendental functions on GPUs are accurate to a few ulp; 1e-5 relative covers that
 /// with margin, the absolute part covers results near zero.
@@ -139,6 +148,8 @@ fn binary_ops_with_every_broadcast_kind() {
         (&[13, 17], &[17], &[13, 17]),                // row vector (Linear bias)
         (&[13, 1], &[1, 17], &[13, 17]),              // outer sum
         (&[1, 5, 1, 1], &[3, 5, 7, 11], &[3, 5, 7, 11]), // broadcast first operand
+        (&[4, 6, 5, 8], &[4, 6, 5, 8], &[4, 6, 5, 8]), // vec4s
+        (&[4, 6, 5, 8], &[6, 1, 1], &[4, 6, 5, 8]),   // a multiple of 4, broadcast
     ];
     let mut inputs = Inputs::new(3);
     for &(sa, sb, out) in layouts {

@@ -147,20 +147,40 @@ pub fn broadcast_layout(out: Shape, small: Shape) -> Option<Broadcast> {
     })
 }
 
-fn grid_for(gpu: &Gpu, n: usize) -> crate::gpu::Grid {
-    gpu.linear_grid((n as u64).div_ceil(WORKGROUP))
+/// Runs an elementwise kernel over n values: `bound` gives (binding, buffer) of its scalar
+/// entry point. Where n % 4 == 0 and `wide` names the entry point's vec4 form, that runs
+/// instead over n / 4 vec4s, each buffer at its vec4 binding (4 higher; shaders/elementwise.wgsl).
+fn dispatch_elementwise(
+    gpu: &Gpu,
+    kernel: Kernel,
+    wide: Option<&'static str>,
+    bound: &[(u32, &wgpu::Buffer)],
+    params: &[u32; 7],
+) {
+    let n = params[0] as usize;
+    match wide.filter(|_| n.is_multiple_of(4)) {
+        Some(entry) => {
+            let bound: Vec<(u32, &wgpu::Buffer)> = bound.iter().map(|&(b, t)| (b + 4, t)).collect();
+            let grid = gpu.linear_grid((n as u64 / 4).div_ceil(WORKGROUP));
+            gpu.dispatch_by_binding(&Kernel { entry, ..kernel }, &bound, params, grid);
+        }
+        None => {
+            let grid = gpu.linear_grid((n as u64).div_ceil(WORKGROUP));
+            gpu.dispatch_by_binding(&kernel, bound, params, grid);
+        }
+    }
 }
 
 impl Tensor {
     pub fn full(gpu: &Arc<Gpu>, dims: &[usize], value: f32) -> Tensor {
         let out = Tensor::uninit(gpu, dims);
         let n = out.numel();
-        let params = [n as u32, 0, 0, 0, 0, value.to_bits(), 0];
-        gpu.dispatch(
-            &Kernel::new(&ELEMENTWISE, "fill").doing(0, n),
-            &[out.buffer()],
-            &params,
-            grid_for(gpu, n),
+        dispatch_elementwise(
+            gpu,
+            Kernel::new(&ELEMENTWISE, "fill").doing(0, n),
+            Some("fill_wide"),
+            &[(4, out.buffer())],
+            &[n as u32, 0, 0, 0, 0, value.to_bits(), 0],
         );
         out
     }
@@ -181,12 +201,12 @@ impl Tensor {
             .with(&constants)
             .tagged(op.name())
             .doing(n, 2 * n);
-        let params = [n as u32, 0, 0, 0, 0, alpha.to_bits(), beta.to_bits()];
-        self.gpu().dispatch(
-            &kernel,
-            &[self.buffer(), out.buffer()],
-            &params,
-            grid_for(self.gpu(), n),
+        dispatch_elementwise(
+            self.gpu(),
+            kernel,
+            Some("map_unary_wide"),
+            &[(1, self.buffer()), (4, out.buffer())],
+            &[n as u32, 0, 0, 0, 0, alpha.to_bits(), beta.to_bits()],
         );
         if op == Unary::Step {
             return out;
@@ -208,11 +228,17 @@ impl Tensor {
             .with(&constants)
             .tagged(op.name())
             .doing(2 * n, 4 * n);
-        self.gpu().dispatch(
-            &kernel,
-            &[self.buffer(), y.buffer(), g.buffer(), out.buffer()],
+        dispatch_elementwise(
+            self.gpu(),
+            kernel,
+            Some("map_unary_grad_wide"),
+            &[
+                (1, self.buffer()),
+                (2, y.buffer()),
+                (3, g.buffer()),
+                (4, out.buffer()),
+            ],
             &[n as u32, 0, 0, 0, 0, alpha.to_bits(), 0],
-            grid_for(self.gpu(), n),
         );
         out
     }
@@ -318,11 +344,13 @@ impl Tensor {
             .with(&constants)
             .tagged(op.name())
             .doing(n, n + self.numel() + other.numel());
-        self.gpu().dispatch(
-            &kernel,
-            &[self.buffer(), other.buffer(), out.buffer()],
+        let same_shape = layout_a.is_none() && layout_b.is_none();
+        dispatch_elementwise(
+            self.gpu(),
+            kernel,
+            same_shape.then_some("map_binary_wide"),
+            &[(1, self.buffer()), (2, other.buffer()), (4, out.buffer())],
             &[n as u32, ai, ac, bi, bc, 0, 0],
-            grid_for(self.gpu(), n),
         );
         out
     }
@@ -370,11 +398,12 @@ impl Tensor {
             .with(&constants)
             .tagged(op.name())
             .doing(n, 2 * n);
-        self.gpu().dispatch(
-            &kernel,
-            &[self.buffer(), out.buffer()],
+        dispatch_elementwise(
+            self.gpu(),
+            kernel,
+            Some("map_scalar_wide"),
+            &[(1, self.buffer()), (4, out.buffer())],
             &[n as u32, 0, 0, 0, 0, value.to_bits(), 0],
-            grid_for(self.gpu(), n),
         );
         let x = self.detach();
         let backward = move |g: &Tensor, _: &[bool]| -> Vec<Option<Tensor>> {
