@@ -206,6 +206,18 @@ fn window_run(plane: i32, iy: i32, ix0: i32) -> array<f32, MAX_SPAN> {
     return win;
 }
 
+// k_context of a window row's first tap: image channel ci and kernel row ky (MODE 1), or
+// input channel ic and tap row ty of the class (MODE 2).
+fn window_row_context(channel: u32, row_tap: u32) -> vec4i {
+    let plane = i32(channel) * p.src_h * p.src_w;
+    if MODE == 1u {
+        return vec4i(plane, i32(row_tap) * p.dilation, 0, i32((channel * p.kh + row_tap) * p.kw));
+    }
+    let ky = p.tap0_y + row_tap * p.tap_step_y;
+    return vec4i(plane, -i32(row_tap) * p.src_step_y, 0,
+                 i32(channel * p.out_c * p.kh * p.kw + ky * p.kw + p.tap0_x));
+}
+
 // Position in a quad's window of column q at tap t.
 fn window_at(q: u32, t: u32) -> u32 {
     let lowest = min(0, i32(TAPS - 1u) * TAP_STEP);
@@ -231,9 +243,18 @@ fn gemm_window_rows(@builtin(workgroup_id) wid: vec3u,
         quads[j].z += min(0, i32(TAPS - 1u) * TAP_STEP);
     }
     var acc: array<array<vec4f, MAX_QUADS>, MAX_ROWS>;
+    // The window row's channel and kernel row, stepped instead of divided out of r.
+    var channel = 0u;
+    var row_tap = 0u;
+    let row_taps = select(p.taps_y, p.kh, MODE == 1u);
     for (var r = 0u; r < p.k / TAPS; r++) {
         var held: array<array<f32, MAX_TAPS>, 8>;
-        let kc0 = k_context(r * TAPS);
+        let kc0 = window_row_context(channel, row_tap);
+        row_tap += 1u;
+        if row_tap == row_taps {
+            row_tap = 0u;
+            channel += 1u;
+        }
         if A_WIDE == 1u {
             // Four taps of a row in one load (the host checks TAPS == 4 and the alignment).
             for (var g = 0u; g < groups; g++) {
