@@ -22,7 +22,9 @@
 //   pairwise (Chan et al.), which is accurate where sum(x^2) - sum(x)^2 is not. It also
 //   moves the running estimates: r = (1 - momentum) r + momentum * (batch value), with the
 //   unbiased variance for the running one (as PyTorch).
-// batch_normalize: y = (x - mean) / sqrt(var + eps) * gamma + beta.
+// batch_normalize: y = (x - mean) / sqrt(var + eps) * gamma + beta, then with SLOPE != 1 a
+//   leaky rectifier of that slope (0: ReLU) in the same pass; the backward kernels then take
+//   dy through the rectifier first, its side recomputed from x.
 // batch_norm_sums: per channel, sum dy and sum dy * xhat (xhat recomputed from x).
 // batch_norm_input_grad: dx = gamma / sqrt(var + eps) * (dy - sum dy / M - xhat * sum(dy
 //   xhat) / M), M = N * S.
@@ -42,6 +44,7 @@ struct Params {
 override GROUP: u32 = 256u;   // threads per channel of batch_stats and batch_norm_sums, <= 256
 override THREADS: u32 = 256u; // workgroup size of batch_normalize and batch_norm_input_grad
 override PER_PLANE: bool = false;
+override SLOPE: f32 = 1.0;    // the fused rectifier's slope below 0 (1: none)
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -149,7 +152,17 @@ fn normalize_constants(ch: u32) -> vec4f {
 }
 
 fn normalized(v: vec4f, k: vec4f) -> vec4f {
-    return (v - k.x) * k.y * k.z + k.w;
+    let y = (v - k.x) * k.y * k.z + k.w;
+    return select(SLOPE * y, y, y > vec4f(0.0));
+}
+
+// dy through the fused rectifier, for x whose normalized value is y (k as normalized's).
+fn rectified_grad(v: vec4f, g: vec4f, k: vec4f) -> vec4f {
+    if SLOPE == 1.0 {
+        return g;
+    }
+    let y = (v - k.x) * k.y * k.z + k.w;
+    return g * select(vec4f(SLOPE), vec4f(1.0), y > vec4f(0.0));
 }
 
 @compute @workgroup_size(THREADS)
@@ -164,8 +177,9 @@ fn batch_normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
     }
 }
 
-// Adds value v with incoming gradient g to (sum dy, sum dy xhat); k = (mean, 1 / std).
-fn gradient_sums(acc: vec2f, v: f32, g: f32, k: vec2f) -> vec2f {
+// Adds value v with incoming gradient g (past the rectifier) to (sum dy, sum dy xhat); k as
+// normalized's.
+fn gradient_sums(acc: vec2f, v: f32, g: f32, k: vec4f) -> vec2f {
     return acc + vec2f(g, g * (v - k.x) * k.y);
 }
 
@@ -190,17 +204,19 @@ fn finish_sums(ch: u32, lid: u32, acc: vec2f) {
 @compute @workgroup_size(GROUP)
 fn batch_norm_sums(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
     let ch = wid.x;
-    let k = vec2f(mean[ch], inverseSqrt(var_[ch] + p.eps));
+    let k = normalize_constants(ch);
     var acc = vec2f(0.0);
     for (var i = lid; i < p.n * p.s; i += GROUP) {
         let at = channel_element(ch, i);
-        acc = gradient_sums(acc, x[at], dy[at], k);
+        let v = x[at];
+        acc = gradient_sums(acc, v, rectified_grad(vec4f(v), vec4f(dy[at]), k).x, k);
     }
     finish_sums(ch, lid, acc);
 }
 
 // Channel ch's constants of batch_norm_input_grad.
 struct GradConstants {
+    norm: vec4f,         // normalize_constants
     mu: f32,
     inv_std: f32,
     scale: f32,          // gamma / std
@@ -212,13 +228,14 @@ struct GradConstants {
 fn input_grad_constants(ch: u32) -> GradConstants {
     let inv_std = inverseSqrt(var_[ch] + p.eps);
     let count = f32(p.n * p.s);
-    return GradConstants(mean[ch], inv_std, gamma[ch] * inv_std, sum_dy[ch] / count,
-                         sum_dy_xhat[ch], count);
+    return GradConstants(normalize_constants(ch), mean[ch], inv_std, gamma[ch] * inv_std,
+                         sum_dy[ch] / count, sum_dy_xhat[ch], count);
 }
 
 fn input_grad(v: vec4f, g: vec4f, k: GradConstants) -> vec4f {
     let xhat = (v - k.mu) * k.inv_std;
-    return k.scale * (g - k.mean_dy - xhat * k.total_dy_xhat / k.count);
+    let through = rectified_grad(v, g, k.norm);
+    return k.scale * (through - k.mean_dy - xhat * k.total_dy_xhat / k.count);
 }
 
 @compute @workgroup_size(THREADS)
@@ -272,12 +289,12 @@ fn batch_normalize_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgrou
 fn batch_norm_sums_wide(@builtin(workgroup_id) wid: vec3u,
                         @builtin(local_invocation_index) lid: u32) {
     let ch = wid.x;
-    let k = vec2f(mean[ch], inverseSqrt(var_[ch] + p.eps));
+    let k = normalize_constants(ch);
     var acc = vec2f(0.0);
     for (var i = lid; i < p.n * p.s / 4u; i += GROUP) {
         let at = channel_quad(ch, i);
         let v = x4[at];
-        let g = dy4[at];
+        let g = rectified_grad(v, dy4[at], k);
         acc = gradient_sums(gradient_sums(acc, v.x, g.x, k), v.y, g.y, k);
         acc = gradient_sums(gradient_sums(acc, v.z, g.z, k), v.w, g.w, k);
     }

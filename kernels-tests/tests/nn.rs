@@ -139,3 +139,55 @@ fn seed_000_generator_shape_and_size() {
         .is_err()
     );
 }
+
+/// Sequential runs BatchNorm and the rectifier after it in fused passes: the same outputs and
+/// gradients as the layers one at a time, and a feature tap on the BatchNorm still sees its
+/// output before the rectifier.
+#[test]
+fn sequential_fuses_batch_norm_and_rectifier_exactly() {
+    use kernels_tests::assert_close;
+    use pegasus::nn::{Activation, BatchNorm, Sequential};
+    let gpu = gpu();
+    let mut net = Sequential::default();
+    net.push(BatchNorm::new(&gpu, 3));
+    net.push(Activation::Relu);
+    net.push(BatchNorm::new(&gpu, 3));
+    net.push(Activation::LeakyRelu(0.2));
+    let x = Rng::new(5).normal(&gpu, &[4, 3, 6, 6], 0.5, 2.0).track();
+    let weight = Rng::new(6).normal(&gpu, &[4, 3, 6, 6], 0.0, 1.0);
+    let fused = net.forward(&x);
+    let grads = fused.mul(&weight).sum().backward();
+    let one_at_a_time = net.layers.iter().fold(x.clone(), |h, l| l.forward(&h));
+    let grads_apart = one_at_a_time.mul(&weight).sum().backward();
+    let f64s = |t: &pegasus::Tensor| t.to_vec().iter().map(|&v| f64::from(v)).collect::<Vec<_>>();
+    assert_close("output", &fused.to_vec(), &f64s(&one_at_a_time), 1e-5, 1e-5);
+    for (name, p) in net
+        .parameters()
+        .iter()
+        .chain([("x".to_string(), x.clone())].iter())
+    {
+        assert_close(
+            &format!("gradient of {name}"),
+            &grads.get(p).unwrap().to_vec(),
+            &f64s(grads_apart.get(p).unwrap()),
+            1e-5,
+            1e-5,
+        );
+    }
+    let tapped = net.forward_features(&x, &[0, 1]);
+    let normalized = net.layers[0].forward(&x);
+    assert_eq!(
+        tapped[0].to_vec(),
+        normalized.to_vec(),
+        "tap on the BatchNorm"
+    );
+    assert_eq!(
+        tapped[1].to_vec(),
+        normalized.relu().to_vec(),
+        "tap on the ReLU"
+    );
+    assert!(
+        normalized.to_vec().iter().any(|&v| v < 0.0),
+        "the tap before the rectifier has negative values"
+    );
+}

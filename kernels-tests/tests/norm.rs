@@ -22,10 +22,16 @@ fn stats(x: &[f64], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
 const EPS: f64 = 1e-5;
 
 fn check_training(dims: &[usize], seed: u64) {
+    check_training_rectified(dims, seed, 1.0);
+}
+
+/// Batch norm in training mode followed by a leaky rectifier of `slope` (1: none; the
+/// rectifier fused into batch norm's kernels).
+fn check_training_rectified(dims: &[usize], seed: u64, slope: f64) {
     let (n, c) = (dims[0], dims[1]);
     let s: usize = dims[2..].iter().product();
     let ch = |i: usize| (i / s) % c;
-    let forward = |v: &[Vec<f64>]| {
+    let normalized = |v: &[Vec<f64>]| -> Vec<f64> {
         let st = stats(&v[0], n, c, s);
         (0..v[0].len())
             .map(|i| {
@@ -33,8 +39,20 @@ fn check_training(dims: &[usize], seed: u64) {
             })
             .collect()
     };
-    // The textbook backward of y = gamma * xhat + beta with batch statistics.
+    let forward = |v: &[Vec<f64>]| {
+        normalized(v)
+            .into_iter()
+            .map(|y| if y > 0.0 { y } else { slope * y })
+            .collect()
+    };
+    // The textbook backward of y = gamma * xhat + beta with batch statistics, after the
+    // rectifier's.
     let backward = |v: &[Vec<f64>], up: &[f64]| {
+        let up: Vec<f64> = normalized(v)
+            .iter()
+            .zip(up)
+            .map(|(&y, &u)| if y > 0.0 { u } else { slope * u })
+            .collect();
         let st = stats(&v[0], n, c, s);
         let count = (n * s) as f64;
         let xhat: Vec<f64> = (0..v[0].len())
@@ -59,9 +77,12 @@ fn check_training(dims: &[usize], seed: u64) {
     let running_mean = Tensor::zeros(&gpu, &[c]);
     let running_var = Tensor::full(&gpu, &[c], 1.0);
     OpCheck {
-        name: format!("batch_norm train {dims:?}"),
+        name: format!("batch_norm train {dims:?}, rectifier slope {slope}"),
         inputs: with_affine(dims.to_vec(), (-2.0, 3.0), c),
-        gpu: &|t| batch_norm(t, RunningStats::new(&running_mean, &running_var), true),
+        gpu: &|t| {
+            let stats = RunningStats::new(&running_mean, &running_var);
+            t[0].batch_norm_rectified(&t[1], &t[2], stats, (true, 0.1, EPS as f32), slope as f32)
+        },
         forward: &forward,
         backward: &backward,
         forward_tol: (1e-4, 1e-4),
@@ -98,6 +119,20 @@ fn training_mode_forward_and_backward() {
     // whose 100 vec4s take two passes of a plane's 64 threads.
     check_training(&[3, 5, 2, 6], 7);
     check_training(&[2, 3, 20, 20], 8);
+}
+
+#[test]
+fn rectifiers_fused_into_training_mode() {
+    // ReLU and a leaky slope, on scalar and vec4 kernels of both launch shapes.
+    for (dims, seed) in [
+        (&[4, 3, 5, 7][..], 11),
+        (&[3, 5, 2, 6], 12),
+        (&[2, 3, 20, 20], 13),
+    ] {
+        check_training_rectified(dims, seed, 0.0);
+        check_training_rectified(dims, seed, 0.2);
+    }
+    check_training_rectified(&[7, 5], 14, 0.0);
 }
 
 #[test]

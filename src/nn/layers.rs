@@ -173,15 +173,19 @@ impl BatchNorm {
 
 impl Module for BatchNorm {
     fn forward(&self, x: &Tensor) -> Tensor {
+        self.forward_rectified(x, 1.0)
+            .expect("batch norm applies any rectifier")
+    }
+
+    fn forward_rectified(&self, x: &Tensor, slope: f32) -> Option<Tensor> {
         let running = RunningStats::new(&self.running_mean, &self.running_var);
-        x.batch_norm(
+        Some(x.batch_norm_rectified(
             &self.weight,
             &self.bias,
             running,
-            self.training.get(),
-            self.momentum,
-            self.eps,
-        )
+            (self.training.get(), self.momentum, self.eps),
+            slope,
+        ))
     }
 
     fn parameters(&self) -> Vec<(String, Tensor)> {
@@ -217,6 +221,14 @@ impl Module for Activation {
             Activation::Tanh => x.tanh(),
             Activation::Sigmoid => x.sigmoid(),
             Activation::Softplus => x.softplus(),
+        }
+    }
+
+    fn rectifier_slope(&self) -> Option<f32> {
+        match *self {
+            Activation::Relu => Some(0.0),
+            Activation::LeakyRelu(slope) => Some(slope),
+            _ => None,
         }
     }
 }
@@ -300,23 +312,40 @@ impl Sequential {
     /// the layers after the last tap are not run.
     pub fn forward_features(&self, x: &Tensor, taps: &[usize]) -> Vec<Tensor> {
         let last = taps.iter().copied().max().unwrap_or(0);
+        self.run(x, last + 1, taps).1
+    }
+
+    /// The output of the first `count` layers, and those of the layers in `keep`. A layer
+    /// followed by a rectifier that it can apply itself (BatchNorm) runs both in its own
+    /// passes, unless its own output is kept.
+    fn run(&self, x: &Tensor, count: usize, keep: &[usize]) -> (Tensor, Vec<Tensor>) {
         let mut h = x.clone();
-        let mut out = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate().take(last + 1) {
-            h = layer.forward(&h);
-            if taps.contains(&i) {
-                out.push(h.clone());
+        let mut kept = Vec::new();
+        let mut i = 0;
+        while i < count {
+            let next_slope = self.layers.get(i + 1).and_then(|l| l.rectifier_slope());
+            let fused = next_slope
+                .filter(|_| i + 1 < count && !keep.contains(&i))
+                .and_then(|slope| self.layers[i].forward_rectified(&h, slope));
+            match fused {
+                Some(y) => {
+                    h = y;
+                    i += 1;
+                }
+                None => h = self.layers[i].forward(&h),
             }
+            if keep.contains(&i) {
+                kept.push(h.clone());
+            }
+            i += 1;
         }
-        out
+        (h, kept)
     }
 }
 
 impl Module for Sequential {
     fn forward(&self, x: &Tensor) -> Tensor {
-        self.layers
-            .iter()
-            .fold(x.clone(), |h, layer| layer.forward(&h))
+        self.run(x, self.layers.len(), &[]).0
     }
 
     fn parameters(&self) -> Vec<(String, Tensor)> {

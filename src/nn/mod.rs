@@ -30,6 +30,18 @@ pub trait Module {
 
     /// Training mode (batch statistics) or evaluation mode (running estimates).
     fn set_training(&self, _training: bool) {}
+
+    /// The slope below zero if this module is a (leaky) rectifier (0 for ReLU), so that the
+    /// module before it can apply it in its own passes (`forward_rectified`).
+    fn rectifier_slope(&self) -> Option<f32> {
+        None
+    }
+
+    /// The output followed by a leaky rectifier of `slope`, if this module can apply one
+    /// itself.
+    fn forward_rectified(&self, _x: &Tensor, _slope: f32) -> Option<Tensor> {
+        None
+    }
 }
 
 /// Prefixes each name with `prefix.`.

@@ -39,20 +39,21 @@ struct Launch {
     wide_reductions: bool,
     wide_planes: bool,
     /// Constants and grid of batch_normalize and batch_norm_input_grad: a workgroup of 64 per
-    /// plane where planes are large, else 256 threads, one per element.
-    per_element: [(&'static str, f64); 2],
+    /// plane where planes are large, else 256 threads, one per element; and the rectifier.
+    per_element: [(&'static str, f64); 3],
     grid: Grid,
 }
 
 impl Launch {
-    fn new(gpu: &Gpu, (n, c, s): (usize, usize, usize)) -> Launch {
+    fn new(gpu: &Gpu, (n, c, s): (usize, usize, usize), slope: f32) -> Launch {
         let wide = s.is_multiple_of(4);
+        let slope = ("SLOPE", f64::from(slope));
         let (per_element, grid) = if s >= PLANE_MIN {
             let grid = gpu.linear_grid((n * c) as u64);
-            ([("THREADS", 64.0), ("PER_PLANE", 1.0)], grid)
+            ([("THREADS", 64.0), ("PER_PLANE", 1.0), slope], grid)
         } else {
             let grid = gpu.linear_grid(((n * c * s) as u64).div_ceil(256));
-            ([("THREADS", 256.0), ("PER_PLANE", 0.0)], grid)
+            ([("THREADS", 256.0), ("PER_PLANE", 0.0), slope], grid)
         };
         Launch {
             wide_reductions: wide,
@@ -92,6 +93,26 @@ impl Tensor {
         momentum: f32,
         eps: f32,
     ) -> Tensor {
+        self.batch_norm_rectified(gamma, beta, running, (training, momentum, eps), 1.0)
+    }
+
+    /// batch_norm followed by a leaky rectifier of `slope` (0: ReLU) with (training,
+    /// momentum, eps) as batch_norm's. In training mode the rectifier runs inside batch
+    /// norm's passes, forward and backward: two passes over the activations fewer.
+    pub fn batch_norm_rectified(
+        &self,
+        gamma: &Tensor,
+        beta: &Tensor,
+        running: RunningStats,
+        (training, momentum, eps): (bool, f32, f32),
+        slope: f32,
+    ) -> Tensor {
+        if !training && slope != 1.0 {
+            // Eval mode's backward is a per-channel scale that does not see the rectifier.
+            return self
+                .batch_norm(gamma, beta, running, false, momentum, eps)
+                .leaky_relu(slope);
+        }
         let (n, c, s) = ncs(self);
         assert!(
             gamma.numel() == c && beta.numel() == c,
@@ -108,8 +129,11 @@ impl Tensor {
             momentum.to_bits(),
         ];
         // Threads per channel of the two reductions (see shaders/norm.wgsl).
-        let group = [("GROUP", crate::ops::reduce::tree_threads(gpu))];
-        let launch = Launch::new(gpu, (n, c, s));
+        let group = [
+            ("GROUP", crate::ops::reduce::tree_threads(gpu)),
+            ("SLOPE", f64::from(slope)),
+        ];
+        let launch = Launch::new(gpu, (n, c, s), slope);
         let (mean, var) = if training {
             assert!(
                 n * s > 1,
@@ -153,7 +177,7 @@ impl Tensor {
             &params,
             launch.grid,
         );
-        let (x, g) = (self.detach(), gamma.detach());
+        let (x, g, b) = (self.detach(), gamma.detach(), beta.detach());
         let backward = move |dy: &Tensor, needs: &[bool]| {
             let gpu = x.gpu();
             let (sum_dy, sum_dy_xhat) = (Tensor::uninit(gpu, &[c]), Tensor::uninit(gpu, &[c]));
@@ -166,6 +190,8 @@ impl Tensor {
                     (x_at, x.buffer()),
                     (2, mean.buffer()),
                     (3, var.buffer()),
+                    (4, g.buffer()),
+                    (5, b.buffer()),
                     (dy_at, dy.buffer()),
                     (9, sum_dy.buffer()),
                     (10, sum_dy_xhat.buffer()),
@@ -186,6 +212,7 @@ impl Tensor {
                             (2, mean.buffer()),
                             (3, var.buffer()),
                             (4, g.buffer()),
+                            (5, b.buffer()),
                             (dy_at, dy.buffer()),
                             (9, sum_dy.buffer()),
                             (10, sum_dy_xhat.buffer()),
