@@ -181,21 +181,26 @@ impl Tensor {
         let backward = move |dy: &Tensor, needs: &[bool]| {
             let gpu = x.gpu();
             let (sum_dy, sum_dy_xhat) = (Tensor::uninit(gpu, &[c]), Tensor::uninit(gpu, &[c]));
+            // Per channel: the statistics, gamma and beta (for the rectifier's side) and the
+            // sums, which the first kernel writes and the second reads.
+            let per_channel = [
+                (2, mean.buffer()),
+                (3, var.buffer()),
+                (4, g.buffer()),
+                (5, b.buffer()),
+                (9, sum_dy.buffer()),
+                (10, sum_dy_xhat.buffer()),
+            ];
             let (entry, [x_at, dy_at, _]) = launch.entry("batch_norm_sums");
             gpu.dispatch_by_binding(
                 &Kernel::new(&NORM, entry)
                     .with(&group)
                     .doing(4 * x.numel(), 2 * x.numel() + 4 * c),
                 &[
-                    (x_at, x.buffer()),
-                    (2, mean.buffer()),
-                    (3, var.buffer()),
-                    (4, g.buffer()),
-                    (5, b.buffer()),
-                    (dy_at, dy.buffer()),
-                    (9, sum_dy.buffer()),
-                    (10, sum_dy_xhat.buffer()),
-                ],
+                    &[(x_at, x.buffer()), (dy_at, dy.buffer())],
+                    &per_channel[..],
+                ]
+                .concat(),
                 &params,
                 Grid([c as u32, 1, 1]),
             );
@@ -208,16 +213,14 @@ impl Tensor {
                             .with(&launch.per_element)
                             .doing(5 * x.numel(), 3 * x.numel() + 5 * c),
                         &[
-                            (x_at, x.buffer()),
-                            (2, mean.buffer()),
-                            (3, var.buffer()),
-                            (4, g.buffer()),
-                            (5, b.buffer()),
-                            (dy_at, dy.buffer()),
-                            (9, sum_dy.buffer()),
-                            (10, sum_dy_xhat.buffer()),
-                            (out_at, dx.buffer()),
-                        ],
+                            &[
+                                (x_at, x.buffer()),
+                                (dy_at, dy.buffer()),
+                                (out_at, dx.buffer()),
+                            ],
+                            &per_channel[..],
+                        ]
+                        .concat(),
                         &params,
                         launch.grid,
                     );
