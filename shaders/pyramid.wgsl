@@ -103,15 +103,28 @@ fn pyramid_down_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     let j = i32((i / p.w) % p.h);
     let k = i32(i % p.w);
     let r = i32(RADIUS);
-    var sum = 0.0;
     // Coarse pixels y whose window 2y - r .. 2y + r can reach j, also through the mirror
-    // (then j is within r of the window centre's mirror image: |2y - j| <= r still holds).
-    for (var y = max((j - r + 1) / 2, 0); y <= min((j + r) / 2, i32(ch()) - 1); y++) {
-        let wy = reach(2 * y, j, i32(p.h), false);
-        if wy == 0.0 { continue; }
-        for (var x_ = max((k - r + 1) / 2, 0); x_ <= min((k + r) / 2, i32(cw()) - 1); x_++) {
-            sum += wy * reach(2 * x_, k, i32(p.w), false) * coarse[(plane * ch() + u32(y)) * cw() + u32(x_)];
+    // (then j is within r of the window centre's mirror image: |2y - j| <= r still holds): at
+    // most r + 1 rows and columns from (y0, x0). The weights are separable, so each column's
+    // is found once; the loops have constant bounds, past the last row or column weight 0.
+    let y0 = max((j - r + 1) / 2, 0);
+    let y1 = min((j + r) / 2, i32(ch()) - 1);
+    let x0 = max((k - r + 1) / 2, 0);
+    let x1 = min((k + r) / 2, i32(cw()) - 1);
+    var wx: array<f32, 5>;
+    for (var d = 0; d <= r; d++) {
+        wx[d] = select(0.0, reach(2 * (x0 + d), k, i32(p.w), false), x0 + d <= x1);
+    }
+    var sum = 0.0;
+    for (var e = 0; e <= r; e++) {
+        let y = min(y0 + e, y1);
+        let wy = select(0.0, reach(2 * y, j, i32(p.h), false), y0 + e <= y1);
+        let row = (plane * ch() + u32(y)) * cw();
+        var line = 0.0;
+        for (var d = 0; d <= r; d++) {
+            line += wx[d] * coarse[row + u32(min(x0 + d, x1))];
         }
+        sum += wy * line;
     }
     out[i] = sum;
 }
@@ -157,14 +170,27 @@ fn pyramid_expand_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
     let py = i32((i / cw()) % ch());
     let px = i32(i % cw());
     let r = i32(RADIUS);
+    // Fine pixels y whose window y - r .. y + r can reach the zero-inserted pixel 2 py: 2 r + 1
+    // rows and columns from (y0, x0), with separable weights found once per column, as in
+    // pyramid_down_grad.
+    let y0 = max(2 * py - r, 0);
+    let y1 = min(2 * py + r, i32(p.h) - 1);
+    let x0 = max(2 * px - r, 0);
+    let x1 = min(2 * px + r, i32(p.w) - 1);
+    var wx: array<f32, 9>;
+    for (var d = 0; d <= 2 * r; d++) {
+        wx[d] = select(0.0, reach(x0 + d, 2 * px, i32(p.w), true), x0 + d <= x1);
+    }
     var sum = 0.0;
-    // Fine pixels y whose window y - r .. y + r can reach the zero-inserted pixel 2 py.
-    for (var y = max(2 * py - r, 0); y <= min(2 * py + r, i32(p.h) - 1); y++) {
-        let wy = reach(y, 2 * py, i32(p.h), true);
-        if wy == 0.0 { continue; }
-        for (var x_ = max(2 * px - r, 0); x_ <= min(2 * px + r, i32(p.w) - 1); x_++) {
-            sum += wy * reach(x_, 2 * px, i32(p.w), true) * fine[(plane * p.h + u32(y)) * p.w + u32(x_)];
+    for (var e = 0; e <= 2 * r; e++) {
+        let y = min(y0 + e, y1);
+        let wy = select(0.0, reach(y, 2 * py, i32(p.h), true), y0 + e <= y1);
+        let row = (plane * p.h + u32(y)) * p.w;
+        var line = 0.0;
+        for (var d = 0; d <= 2 * r; d++) {
+            line += wx[d] * fine[row + u32(min(x0 + d, x1))];
         }
+        sum += wy * line;
     }
     out[i] = 4.0 * sum;
 }
