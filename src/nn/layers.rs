@@ -171,21 +171,27 @@ impl BatchNorm {
     }
 }
 
-impl Module for BatchNorm {
-    fn forward(&self, x: &Tensor) -> Tensor {
-        self.forward_rectified(x, 1.0)
-            .expect("batch norm applies any rectifier")
-    }
-
-    fn forward_rectified(&self, x: &Tensor, slope: f32) -> Option<Tensor> {
+impl BatchNorm {
+    /// The normalised x through a leaky rectifier of `slope` (1: none).
+    fn normalize(&self, x: &Tensor, slope: f32) -> Tensor {
         let running = RunningStats::new(&self.running_mean, &self.running_var);
-        Some(x.batch_norm_rectified(
+        x.batch_norm_rectified(
             &self.weight,
             &self.bias,
             running,
             (self.training.get(), self.momentum, self.eps),
             slope,
-        ))
+        )
+    }
+}
+
+impl Module for BatchNorm {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.normalize(x, 1.0)
+    }
+
+    fn forward_rectified(&self, x: &Tensor, slope: f32) -> Option<Tensor> {
+        Some(self.normalize(x, slope))
     }
 
     fn parameters(&self) -> Vec<(String, Tensor)> {
