@@ -21,7 +21,8 @@
 //   and sum of squared deviations over its share of the channel; the workgroup merges them
 //   pairwise (Chan et al.), which is accurate where sum(x^2) - sum(x)^2 is not. It also
 //   moves the running estimates: r = (1 - momentum) r + momentum * (batch value), with the
-//   unbiased variance for the running one (as PyTorch).
+//   unbiased variance for the running one (as PyTorch). batch_stats_columns and
+//   batch_norm_sums_columns do the same for S == 1 with one thread per channel.
 // batch_normalize: y = (x - mean) / sqrt(var + eps) * gamma + beta, then with SLOPE != 1 a
 //   leaky rectifier of that slope (0: ReLU) in the same pass; the backward kernels then take
 //   dy through the rectifier first, its side recomputed from x.
@@ -80,7 +81,6 @@ fn welford(acc: vec3f, v: f32) -> vec3f {
 // Merges the workgroup's Welford triples (Chan et al.) and, in thread 0, writes the channel's
 // batch statistics and moves its running estimates.
 fn finish_stats(ch: u32, lid: u32, acc: vec3f) {
-    let total = p.n * p.s;
     part_n[lid] = acc.x;
     part_a[lid] = acc.y;
     part_b[lid] = acc.z;
@@ -100,14 +100,32 @@ fn finish_stats(ch: u32, lid: u32, acc: vec3f) {
         workgroupBarrier();
     }
     if lid == 0u {
-        let batch_mean = part_a[0];
-        let biased = part_b[0] / f32(total);
-        mean[ch] = batch_mean;
-        var_[ch] = biased;
-        let unbiased = part_b[0] / max(f32(total) - 1.0, 1.0);
-        running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * batch_mean;
-        running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * unbiased;
+        store_stats(ch, part_a[0], part_b[0]);
     }
+}
+
+// Writes channel ch's batch mean and biased variance from its mean and sum of squared
+// deviations m2, and moves its running estimates.
+fn store_stats(ch: u32, batch_mean: f32, m2: f32) {
+    let total = f32(p.n * p.s);
+    mean[ch] = batch_mean;
+    var_[ch] = m2 / total;
+    let unbiased = m2 / max(total - 1.0, 1.0);
+    running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * batch_mean;
+    running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * unbiased;
+}
+
+// BatchNorm1d (S == 1): one thread per channel walks its N values, which neighbouring lanes
+// read side by side; a workgroup per channel would spend its time in the reduction's barriers.
+@compute @workgroup_size(64)
+fn batch_stats_columns(@builtin(global_invocation_id) gid: vec3u) {
+    let ch = gid.x;
+    if ch >= p.c { return; }
+    var acc = vec3f(0.0);
+    for (var b = 0u; b < p.n; b++) {
+        acc = welford(acc, x[b * p.c + ch]);
+    }
+    store_stats(ch, acc.y, acc.z);
 }
 
 @compute @workgroup_size(GROUP)
@@ -212,6 +230,20 @@ fn batch_norm_sums(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
         acc = gradient_sums(acc, v, rectified_grad(vec4f(v), vec4f(dy[at]), k).x, k);
     }
     finish_sums(ch, lid, acc);
+}
+
+@compute @workgroup_size(64)
+fn batch_norm_sums_columns(@builtin(global_invocation_id) gid: vec3u) {
+    let ch = gid.x;
+    if ch >= p.c { return; }
+    let k = normalize_constants(ch);
+    var acc = vec2f(0.0);
+    for (var b = 0u; b < p.n; b++) {
+        let v = x[b * p.c + ch];
+        acc = gradient_sums(acc, v, rectified_grad(vec4f(v), vec4f(dy[b * p.c + ch]), k).x, k);
+    }
+    sum_dy[ch] = acc.x;
+    sum_dy_xhat[ch] = acc.y;
 }
 
 // Channel ch's constants of batch_norm_input_grad.

@@ -36,6 +36,8 @@ const PLANE_MIN: usize = 64;
 /// How the kernels of shaders/norm.wgsl walk x [N, C, S]: where planes are whole vec4s
 /// (S % 4 == 0) they read and write four values per access (the _wide entry points).
 struct Launch {
+    /// S == 1: the reductions run a thread per channel instead of a workgroup.
+    columns: bool,
     wide_reductions: bool,
     wide_planes: bool,
     /// Constants and grid of batch_normalize and batch_norm_input_grad: a workgroup of 64 per
@@ -56,6 +58,7 @@ impl Launch {
             ([("THREADS", 256.0), ("PER_PLANE", 0.0), slope], grid)
         };
         Launch {
+            columns: s == 1,
             wide_reductions: wide,
             wide_planes: wide && s >= PLANE_MIN,
             per_element,
@@ -63,9 +66,20 @@ impl Launch {
         }
     }
 
+    /// Grid of batch_stats and batch_norm_sums over c channels: a workgroup per channel, or a
+    /// thread per channel in workgroups of 64.
+    fn reduction_grid(&self, c: usize) -> Grid {
+        Grid([if self.columns { c.div_ceil(64) } else { c } as u32, 1, 1])
+    }
+
     /// The entry point to run for one of the four kernels, and the binding numbers of x, dy
     /// and out in it.
     fn entry(&self, entry: &'static str) -> (&'static str, [u32; 3]) {
+        match entry {
+            "batch_stats" if self.columns => return ("batch_stats_columns", [1, 6, 11]),
+            "batch_norm_sums" if self.columns => return ("batch_norm_sums_columns", [1, 6, 11]),
+            _ => {}
+        }
         let (wide, wide_entry) = match entry {
             "batch_stats" => (self.wide_reductions, "batch_stats_wide"),
             "batch_norm_sums" => (self.wide_reductions, "batch_norm_sums_wide"),
@@ -154,7 +168,7 @@ impl Tensor {
                     (8, running.var.buffer()),
                 ],
                 &params,
-                Grid([c as u32, 1, 1]),
+                launch.reduction_grid(c),
             );
             (mean, var)
         } else {
@@ -202,7 +216,7 @@ impl Tensor {
                 ]
                 .concat(),
                 &params,
-                Grid([c as u32, 1, 1]),
+                launch.reduction_grid(c),
             );
             let dx = needs[0].then(|| {
                 if training {
