@@ -151,17 +151,19 @@ struct Share {
     ch: u32,
 }
 
-fn share(wid: vec3u, nwg: vec3u, lid: u32) -> Share {
+// Units are single values, or vec4s (unit 4) in the _wide entry points.
+fn share(wid: vec3u, nwg: vec3u, lid: u32, unit: u32) -> Share {
     let group = wid.x + wid.y * nwg.x;
+    let plane = p.s / unit;
     if PER_PLANE {
         if group >= p.n * p.c { return Share(0u, 0u, 1u, 0u); }
-        let first = group * p.s + lid;
-        let count = select(0u, (p.s - lid + THREADS - 1u) / THREADS, lid < p.s);
+        let first = group * plane + lid;
+        let count = select(0u, (plane - lid + THREADS - 1u) / THREADS, lid < plane);
         return Share(first, count, THREADS, div_rem(group, p.c).y);
     }
     let i = group * THREADS + lid;
-    if i >= p.n * p.c * p.s { return Share(0u, 0u, 1u, 0u); }
-    return Share(i, 1u, 1u, channel_of(i));
+    if i >= p.n * p.c * plane { return Share(0u, 0u, 1u, 0u); }
+    return Share(i, 1u, 1u, channel_of(i * unit));
 }
 
 // (mean, 1 / std, gamma, beta) of channel ch.
@@ -186,7 +188,7 @@ fn rectified_grad(v: vec4f, g: vec4f, k: vec4f) -> vec4f {
 @compute @workgroup_size(THREADS)
 fn batch_normalize(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                    @builtin(local_invocation_index) lid: u32) {
-    let my = share(wid, nwg, lid);
+    let my = share(wid, nwg, lid, 1u);
     if my.count == 0u { return; }
     let k = normalize_constants(my.ch);
     for (var j = 0u; j < my.count; j++) {
@@ -273,7 +275,7 @@ fn input_grad(v: vec4f, g: vec4f, k: GradConstants) -> vec4f {
 @compute @workgroup_size(THREADS)
 fn batch_norm_input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                          @builtin(local_invocation_index) lid: u32) {
-    let my = share(wid, nwg, lid);
+    let my = share(wid, nwg, lid, 1u);
     if my.count == 0u { return; }
     let k = input_grad_constants(my.ch);
     for (var j = 0u; j < my.count; j++) {
@@ -282,8 +284,9 @@ fn batch_norm_input_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
     }
 }
 
-// Four values per load where planes are whole vec4s (S % 4 == 0): the per-element passes a
-// workgroup per plane (as PER_PLANE), the reductions with each thread walking vec4s.
+// Four values per load where planes are whole vec4s (S % 4 == 0): the per-element passes
+// shared out as the scalar ones with vec4s for values, the reductions with each thread walking
+// vec4s.
 @group(0) @binding(12) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(13) var<storage, read> dy4: array<vec4f>;
 @group(0) @binding(14) var<storage, read_write> out4: array<vec4f>;
@@ -309,10 +312,11 @@ fn batch_stats_wide(@builtin(workgroup_id) wid: vec3u,
 @compute @workgroup_size(THREADS)
 fn batch_normalize_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                         @builtin(local_invocation_index) lid: u32) {
-    let plane = wid.x + wid.y * nwg.x;
-    if plane >= p.n * p.c { return; }
-    let k = normalize_constants(div_rem(plane, p.c).y);
-    for (var i = plane * p.s / 4u + lid; i < (plane + 1u) * p.s / 4u; i += THREADS) {
+    let my = share(wid, nwg, lid, 4u);
+    if my.count == 0u { return; }
+    let k = normalize_constants(my.ch);
+    for (var j = 0u; j < my.count; j++) {
+        let i = my.first + j * my.step;
         out4[i] = normalized(x4[i], k);
     }
 }
@@ -337,10 +341,11 @@ fn batch_norm_sums_wide(@builtin(workgroup_id) wid: vec3u,
 fn batch_norm_input_grad_wide(@builtin(workgroup_id) wid: vec3u,
                               @builtin(num_workgroups) nwg: vec3u,
                               @builtin(local_invocation_index) lid: u32) {
-    let plane = wid.x + wid.y * nwg.x;
-    if plane >= p.n * p.c { return; }
-    let k = input_grad_constants(div_rem(plane, p.c).y);
-    for (var i = plane * p.s / 4u + lid; i < (plane + 1u) * p.s / 4u; i += THREADS) {
+    let my = share(wid, nwg, lid, 4u);
+    if my.count == 0u { return; }
+    let k = input_grad_constants(my.ch);
+    for (var j = 0u; j < my.count; j++) {
+        let i = my.first + j * my.step;
         out4[i] = input_grad(x4[i], dy4[i], k);
     }
 }

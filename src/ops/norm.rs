@@ -33,15 +33,16 @@ fn ncs(x: &Tensor) -> (usize, usize, usize) {
 /// Planes of at least this many values get a workgroup each in the per-element passes.
 const PLANE_MIN: usize = 64;
 
-/// How the kernels of shaders/norm.wgsl walk x [N, C, S]: where planes are whole vec4s
-/// (S % 4 == 0) they read and write four values per access (the _wide entry points).
+/// How the kernels of shaders/norm.wgsl walk x [N, C, S].
 struct Launch {
     /// S == 1: the reductions run a thread per channel instead of a workgroup.
     columns: bool,
-    wide_reductions: bool,
-    wide_planes: bool,
+    /// Planes are whole vec4s (S % 4 == 0): every kernel reads and writes four values per
+    /// access (the _wide entry points).
+    wide: bool,
     /// Constants and grid of batch_normalize and batch_norm_input_grad: a workgroup of 64 per
-    /// plane where planes are large, else 256 threads, one per element; and the rectifier.
+    /// plane where planes are large, else 256 threads, one per value (or vec4); and the
+    /// rectifier.
     per_element: [(&'static str, f64); 3],
     grid: Grid,
 }
@@ -54,13 +55,13 @@ impl Launch {
             let grid = gpu.linear_grid((n * c) as u64);
             ([("THREADS", 64.0), ("PER_PLANE", 1.0), slope], grid)
         } else {
-            let grid = gpu.linear_grid(((n * c * s) as u64).div_ceil(256));
+            let units = if wide { n * c * s / 4 } else { n * c * s };
+            let grid = gpu.linear_grid((units as u64).div_ceil(256));
             ([("THREADS", 256.0), ("PER_PLANE", 0.0), slope], grid)
         };
         Launch {
             columns: s == 1,
-            wide_reductions: wide,
-            wide_planes: wide && s >= PLANE_MIN,
+            wide,
             per_element,
             grid,
         }
@@ -75,22 +76,24 @@ impl Launch {
     /// The entry point to run for one of the four kernels, and the binding numbers of x, dy
     /// and out in it.
     fn entry(&self, entry: &'static str) -> (&'static str, [u32; 3]) {
-        match entry {
-            "batch_stats" if self.columns => return ("batch_stats_columns", [1, 6, 11]),
-            "batch_norm_sums" if self.columns => return ("batch_norm_sums_columns", [1, 6, 11]),
-            _ => {}
+        const SCALAR: [u32; 3] = [1, 6, 11];
+        let reduction = matches!(entry, "batch_stats" | "batch_norm_sums");
+        if self.columns && reduction {
+            return match entry {
+                "batch_stats" => ("batch_stats_columns", SCALAR),
+                _ => ("batch_norm_sums_columns", SCALAR),
+            };
         }
-        let (wide, wide_entry) = match entry {
-            "batch_stats" => (self.wide_reductions, "batch_stats_wide"),
-            "batch_norm_sums" => (self.wide_reductions, "batch_norm_sums_wide"),
-            "batch_normalize" => (self.wide_planes, "batch_normalize_wide"),
-            _ => (self.wide_planes, "batch_norm_input_grad_wide"),
+        if !self.wide {
+            return (entry, SCALAR);
+        }
+        let wide_entry = match entry {
+            "batch_stats" => "batch_stats_wide",
+            "batch_norm_sums" => "batch_norm_sums_wide",
+            "batch_normalize" => "batch_normalize_wide",
+            _ => "batch_norm_input_grad_wide",
         };
-        if wide {
-            (wide_entry, [12, 13, 14])
-        } else {
-            (entry, [1, 6, 11])
-        }
+        (wide_entry, [12, 13, 14])
     }
 }
 
