@@ -171,8 +171,13 @@ fn normalize_constants(ch: u32) -> vec4f {
     return vec4f(mean[ch], inverseSqrt(var_[ch] + p.eps), gamma[ch], beta[ch]);
 }
 
+// gamma xhat + beta before the rectifier, for k as normalize_constants gives.
+fn affine(v: vec4f, k: vec4f) -> vec4f {
+    return (v - k.x) * k.y * k.z + k.w;
+}
+
 fn normalized(v: vec4f, k: vec4f) -> vec4f {
-    let y = (v - k.x) * k.y * k.z + k.w;
+    let y = affine(v, k);
     return select(SLOPE * y, y, y > vec4f(0.0));
 }
 
@@ -181,8 +186,7 @@ fn rectified_grad(v: vec4f, g: vec4f, k: vec4f) -> vec4f {
     if SLOPE == 1.0 {
         return g;
     }
-    let y = (v - k.x) * k.y * k.z + k.w;
-    return g * select(vec4f(SLOPE), vec4f(1.0), y > vec4f(0.0));
+    return g * select(vec4f(SLOPE), vec4f(1.0), affine(v, k) > vec4f(0.0));
 }
 
 @compute @workgroup_size(THREADS)
@@ -250,9 +254,7 @@ fn batch_norm_sums_columns(@builtin(global_invocation_id) gid: vec3u) {
 
 // Channel ch's constants of batch_norm_input_grad.
 struct GradConstants {
-    norm: vec4f,         // normalize_constants
-    mu: f32,
-    inv_std: f32,
+    norm: vec4f,         // normalize_constants: (mean, 1 / std, gamma, beta)
     scale: f32,          // gamma / std
     mean_dy: f32,
     total_dy_xhat: f32,
@@ -260,14 +262,13 @@ struct GradConstants {
 }
 
 fn input_grad_constants(ch: u32) -> GradConstants {
-    let inv_std = inverseSqrt(var_[ch] + p.eps);
+    let norm = normalize_constants(ch);
     let count = f32(p.n * p.s);
-    return GradConstants(normalize_constants(ch), mean[ch], inv_std, gamma[ch] * inv_std,
-                         sum_dy[ch] / count, sum_dy_xhat[ch], count);
+    return GradConstants(norm, norm.z * norm.y, sum_dy[ch] / count, sum_dy_xhat[ch], count);
 }
 
 fn input_grad(v: vec4f, g: vec4f, k: GradConstants) -> vec4f {
-    let xhat = (v - k.mu) * k.inv_std;
+    let xhat = (v - k.norm.x) * k.norm.y;
     let through = rectified_grad(v, g, k.norm);
     return k.scale * (through - k.mean_dy - xhat * k.total_dy_xhat / k.count);
 }
