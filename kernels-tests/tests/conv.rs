@@ -241,6 +241,11 @@ fn transposed_convolutions_on_awkward_shapes() {
         case(1, 2, 3, (5, 4), (5, 5), geometry(3, 1, 1)), // seed 000's last layer
         case(2, 3, 2, (3, 5), (3, 2), geometry(2, 0, 2)), // dilation with stride
         case(1, 2, 35, (3, 3), (3, 3), geometry(3, 2, 1)), // padding past the first taps
+        // At most 4 output channels: a product and a fold, on rows of 7 (the GLO's last
+        // layer), of a multiple of 4 (B read four columns at a time) and at stride 1
+        case(2, 5, 1, (7, 7), (4, 4), geometry(2, 1, 1)),
+        case(2, 3, 1, (4, 4), (4, 4), geometry(2, 1, 1)),
+        case(1, 3, 4, (5, 6), (3, 3), geometry(1, 1, 1)),
         // Class rows a multiple of 4 wide and more than 8 channels: gemm_window_rows
         case(2, 6, 10, (4, 4), (4, 4), geometry(2, 1, 1)),
         case(1, 4, 11, (8, 8), (5, 5), geometry(1, 2, 1)),

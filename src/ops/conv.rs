@@ -4,8 +4,14 @@
 //! [Ci, Co, kh, kw]).
 
 use crate::autograd::record_layer;
+use crate::gpu::Kernel;
 use crate::ops::gemm::{BiasAlong, Gemm, GemmKernel, GemmParams, Mode};
+use crate::ops::shaders::FOLD;
 use crate::tensor::Tensor;
+
+/// Output channels up to which a transposed convolution (or a convolution's data gradient)
+/// runs as a product and a fold (`transposed_by_fold`) instead of a GEMM per stride class.
+const FOLD_MAX_CHANNELS: usize = 4;
 
 /// Stride, padding and dilation, the same along both axes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,6 +199,9 @@ fn transposed_raw(
     kernel: GemmKernel,
 ) -> Tensor {
     let ([batch, ic, h, wd], [_, oc, kh, kw]) = conv_operands(x, w, "transposed convolution", 0);
+    if oc <= FOLD_MAX_CHANNELS && g.dilation == 1 {
+        return transposed_by_fold(x, w, bias, g, (out_h, out_w), kernel);
+    }
     let out = Tensor::uninit(x.gpu(), &[batch, oc, out_h, out_w]);
     let s = g.stride;
     for class_y in 0..s.min(out_h) {
@@ -235,6 +244,69 @@ fn transposed_raw(
             );
         }
     }
+    out
+}
+
+/// `transposed_raw` for few output channels (dilation 1): cols [B, OC kh kw, H W] = w^T x[b]
+/// for each image (one product of [OC kh kw, IC] by [IC, H W]), then shaders/fold.wgsl adds
+/// each column to the output pixel its tap lands on. A GEMM per stride class would take
+/// blocks of 4 rows for 1 to 4 channels, each loaded image value feeding a few multiply-adds
+/// of one channel; in the product it feeds every channel's every tap.
+fn transposed_by_fold(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    g: ConvGeometry,
+    (out_h, out_w): (usize, usize),
+    kernel: GemmKernel,
+) -> Tensor {
+    let ([batch, ic, h, wd], [_, oc, kh, kw]) = conv_operands(x, w, "transposed convolution", 0);
+    let gpu = x.gpu();
+    let (taps, pixels) = (oc * kh * kw, h * wd);
+    let cols = Tensor::uninit(gpu, &[batch, taps, pixels]);
+    Gemm {
+        mode: Mode::Matmul {
+            trans_a: true,
+            trans_b: false,
+        },
+        params: GemmParams {
+            m: taps as u32,
+            n: pixels as u32,
+            k: ic as u32,
+            b_batch_stride: (ic * pixels) as u32,
+            c_batch_stride: (taps * pixels) as u32,
+            ..GemmParams::default()
+        },
+        batch,
+        a: w,
+        b: x,
+        bias: None,
+        out: &cols,
+        kernel,
+    }
+    .launch();
+    let out = Tensor::uninit(gpu, &[batch, oc, out_h, out_w]);
+    let s = g.stride;
+    let constants = [
+        ("TAPS_Y", kh.div_ceil(s) as f64),
+        ("TAPS_X", kw.div_ceil(s) as f64),
+        ("BIAS", f64::from(u8::from(bias.is_some()))),
+    ];
+    // An add per column value read; each read once, each output written once.
+    let (reads, writes) = (cols.numel(), out.numel());
+    let params = [batch * oc, oc, h, wd, out_h, out_w, kh, kw, s, g.padding].map(|v| v as u32);
+    gpu.dispatch_by_binding(
+        &Kernel::new(&FOLD, "fold")
+            .with(&constants)
+            .doing(reads, reads + writes),
+        &[
+            (1, cols.buffer()),
+            (2, bias.map_or(cols.buffer(), Tensor::buffer)),
+            (3, out.buffer()),
+        ],
+        &params,
+        gpu.linear_grid((writes as u64).div_ceil(256)),
+    );
     out
 }
 

@@ -47,6 +47,7 @@ pub mod shaders {
         CPPN_RENDER => "cppn_render": ["cppn_common", "cppn_render"],
         CPPN_RENDER_LANES => "cppn_render_lanes": ["cppn_common", "cppn_render_lanes"],
         ELEMENTWISE => "elementwise": ["elementwise"],
+        FOLD => "fold": ["divide", "fold"],
         LAYOUT => "layout": ["layout"],
         GEMM_LANES => "gemm_lanes": ["divide", "gemm_common", "gemm_lanes"],
         GEMM_TILED => "gemm_tiled": ["divide", "gemm_common", "gemm_tiled"],
