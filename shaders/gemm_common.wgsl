@@ -15,6 +15,8 @@
 //   gradient of a convolution (w [Co, Ci, kh, kw] is already [ic, oc, ...] for it).
 // MODE 3, weight gradient: dw[co, ci, ky, kx] = sum_{b, oy, ox} dy[b, co, oy, ox]
 //   * x[b, ci, oy*s - p + ky*d, ox*s - p + kx*d]. A = dy, B = windows of x, K = batch * Ho * Wo.
+//   Grid z splits K: layer z sums the images from z * (K / (Ho Wo)) on, A, B and C offset by
+//   their batch strides (the host adds the layers up).
 //
 // BIAS adds bias[row] (1) or bias[col] (2) to every result.
 //
@@ -92,7 +94,10 @@ fn row_context(z: u32, row: u32) -> vec4i {
         }
         case 1u: { return vec4i(i32(row * p.k), i32(row * p.dst_channel), 0, 0); }
         case 2u: { return vec4i(i32(row * p.kh * p.kw), i32(row * p.dst_channel), 0, 0); }
-        default: { return vec4i(i32(row * p.dst_channel), i32(row * p.n), 0, 0); }
+        default: {
+            return vec4i(i32(z * p.a_batch_stride + row * p.dst_channel),
+                         i32(z * p.c_batch_stride + row * p.n), 0, 0);
+        }
     }
 }
 
@@ -121,8 +126,8 @@ fn col_context(z: u32, col: u32) -> vec4i {
         default: {
             let ci = div_rem(col, p.kh * p.kw);
             let tap = div_rem(ci.y, p.kw);
-            return vec4i(i32(ci.x) * p.src_h * p.src_w, i32(tap.x) * p.dilation,
-                         i32(tap.y) * p.dilation, i32(col));
+            return vec4i(i32(z * p.b_batch_stride) + i32(ci.x) * p.src_h * p.src_w,
+                         i32(tap.x) * p.dilation, i32(tap.y) * p.dilation, i32(col));
         }
     }
 }

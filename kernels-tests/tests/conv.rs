@@ -222,6 +222,10 @@ fn convolutions_on_awkward_shapes() {
         case(1, 2, 9, (12, 12), (3, 3), geometry(1, 2, 2)),
         // Kernel rows a multiple of 4 wide too: the weight gradient reads windows (B_WIDE 3)
         case(1, 2, 9, (12, 12), (4, 4), geometry(1, 3, 2)),
+        // Few weights and thousands of k: the weight gradient split into 3 and 4 runs of
+        // images (the second through windows, B_WIDE 3)
+        case(6, 2, 3, (32, 32), (3, 3), geometry(1, 1, 1)),
+        case(8, 2, 3, (64, 64), (4, 4), geometry(2, 1, 1)),
     ];
     for kernel in GemmKernel::available(&gpu()) {
         for (i, &c) in cases.iter().enumerate() {
@@ -246,6 +250,8 @@ fn transposed_convolutions_on_awkward_shapes() {
         case(2, 5, 1, (7, 7), (4, 4), geometry(2, 1, 1)),
         case(2, 3, 1, (4, 4), (4, 4), geometry(2, 1, 1)),
         case(1, 3, 4, (5, 6), (3, 3), geometry(1, 1, 1)),
+        // and its weight gradient split into 2 runs of images
+        case(16, 2, 1, (16, 16), (4, 4), geometry(2, 1, 1)),
         // Class rows a multiple of 4 wide and more than 8 channels: gemm_window_rows
         case(2, 6, 10, (4, 4), (4, 4), geometry(2, 1, 1)),
         case(1, 4, 11, (8, 8), (5, 5), geometry(1, 2, 1)),

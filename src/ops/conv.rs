@@ -322,23 +322,57 @@ fn weight_grad_raw(
 ) -> Tensor {
     let [batch, co, ho, wo] = dims4(dy, "output gradient");
     let [_, ci, h, wd] = dims4(x, "input");
-    let out = Tensor::uninit(x.gpu(), &[co, ci, kh, kw]);
-    launch_window_gemm(
-        Mode::WeightGrad,
-        window_params(
-            (co, (ci * kh * kw), (batch * ho * wo)),
-            ci,
-            (h, wd),
-            co,
-            (ho, wo),
-            (kh, kw),
-            g,
-        ),
-        (dy, x, None),
-        &out,
+    let n = ci * kh * kw;
+    let splits = weight_grad_splits(co, n, batch, ho * wo);
+    let images = batch / splits;
+    let out = Tensor::uninit(x.gpu(), &[splits, co * n]);
+    Gemm {
+        mode: Mode::WeightGrad,
+        params: GemmParams {
+            a_batch_stride: (images * co * ho * wo) as u32,
+            b_batch_stride: (images * ci * h * wd) as u32,
+            c_batch_stride: (co * n) as u32,
+            ..window_params(
+                (co, n, (images * ho * wo)),
+                ci,
+                (h, wd),
+                co,
+                (ho, wo),
+                (kh, kw),
+                g,
+            )
+        },
+        batch: splits,
+        a: dy,
+        b: x,
+        bias: None,
+        out: &out,
         kernel,
-    );
-    out
+    }
+    .launch();
+    let out = if splits > 1 { out.sum_axes(&[0]) } else { out };
+    out.reshape(&[co, ci, kh, kw])
+}
+
+/// Blocks of C a weight gradient should at least fill, and the fewest k a split should sum.
+const SPLIT_BLOCKS: usize = 16;
+const SPLIT_MIN_K: usize = 2048;
+
+/// Into how many runs of images a weight gradient's sum over k is split (each a grid layer,
+/// added up after): a gradient of few output values, such as the 32 x 16 of a 1-channel layer
+/// with K in the tens of thousands, fills one or two 32 x 64 blocks, which a GPU runs on one
+/// of its cores (llvmpipe on one thread). A divisor of the batch, each run summing at least
+/// SPLIT_MIN_K k.
+fn weight_grad_splits(m: usize, n: usize, batch: usize, positions: usize) -> usize {
+    let blocks = m.div_ceil(32) * n.div_ceil(64);
+    let most = SPLIT_BLOCKS
+        .div_ceil(blocks)
+        .min(batch * positions / SPLIT_MIN_K)
+        .max(1);
+    (1..=most.min(batch))
+        .rev()
+        .find(|s| batch.is_multiple_of(*s))
+        .unwrap_or(1)
 }
 
 /// The gradient of a per-channel bias, when the layer has one and it is wanted.
