@@ -13,7 +13,8 @@
 //   9  sum_dy        storage read_write  C
 //   10 sum_dy_xhat   storage read_write  C
 //   11 out           storage read_write  N * C * S
-//   12-14            x, dy and out seen as vec4s (the _wide entry points, for S % 4 == 0)
+//   12-14            x, dy and out seen as vec4s (the _wide entry points, for S % 4 == 0;
+//                    the per-element ones also with STRADDLE for 4 <= S < 64, N C S % 4 == 0)
 //
 // batch_stats: one workgroup of GROUP per channel: 256 on GPUs, 64 on software rasterisers,
 //   where each of the reduction's barriers costs a pass over the workgroup's SIMD chunks (64
@@ -46,6 +47,7 @@ override GROUP: u32 = 256u;   // threads per channel of batch_stats and batch_no
 override THREADS: u32 = 256u; // workgroup size of batch_normalize and batch_norm_input_grad
 override PER_PLANE: bool = false;
 override SLOPE: f32 = 1.0;    // the fused rectifier's slope below 0 (1: none)
+override STRADDLE: bool = false; // _wide per-element passes where a vec4 can span two planes
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -143,12 +145,15 @@ fn channel_of(i: u32) -> u32 {
 }
 
 // The elements [first, first + count) at a stride of step that this thread handles, and their
-// channel: a whole plane per workgroup, or one element per thread.
+// channel: a whole plane per workgroup, or one element per thread. With STRADDLE, components
+// from `next_from` on of the thread's vec4 are in the next plane, of channel next_ch.
 struct Share {
     first: u32,
     count: u32,
     step: u32,
     ch: u32,
+    next_ch: u32,
+    next_from: u32,
 }
 
 // Units are single values, or vec4s (unit 4) in the _wide entry points.
@@ -156,14 +161,27 @@ fn share(wid: vec3u, nwg: vec3u, lid: u32, unit: u32) -> Share {
     let group = wid.x + wid.y * nwg.x;
     let plane = p.s / unit;
     if PER_PLANE {
-        if group >= p.n * p.c { return Share(0u, 0u, 1u, 0u); }
+        if group >= p.n * p.c { return Share(0u, 0u, 1u, 0u, 0u, 4u); }
         let first = group * plane + lid;
         let count = select(0u, (plane - lid + THREADS - 1u) / THREADS, lid < plane);
-        return Share(first, count, THREADS, div_rem(group, p.c).y);
+        let ch = div_rem(group, p.c).y;
+        return Share(first, count, THREADS, ch, ch, 4u);
     }
     let i = group * THREADS + lid;
-    if i >= p.n * p.c * plane { return Share(0u, 0u, 1u, 0u); }
-    return Share(i, 1u, 1u, channel_of(i * unit));
+    if i >= p.n * p.c * p.s / unit { return Share(0u, 0u, 1u, 0u, 0u, 4u); }
+    let ch = channel_of(i * unit);
+    if STRADDLE {
+        // Planes of at least 4 values: the vec4 reaches at most one plane further, the one its
+        // last value is in, at position last.y.
+        let last = div_rem(i * unit + 3u, p.s);
+        return Share(i, 1u, 1u, ch, div_rem(last.x, p.c).y, 3u - min(last.y, 3u));
+    }
+    return Share(i, 1u, 1u, ch, ch, 4u);
+}
+
+// The components of a thread's vec4 that are in the next plane.
+fn in_next_plane(my: Share) -> vec4<bool> {
+    return vec4u(0u, 1u, 2u, 3u) >= vec4u(my.next_from);
 }
 
 // (mean, 1 / std, gamma, beta) of channel ch.
@@ -318,7 +336,12 @@ fn batch_normalize_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgrou
     let k = normalize_constants(my.ch);
     for (var j = 0u; j < my.count; j++) {
         let i = my.first + j * my.step;
-        out4[i] = normalized(x4[i], k);
+        let v = x4[i];
+        var y = normalized(v, k);
+        if STRADDLE {
+            y = select(y, normalized(v, normalize_constants(my.next_ch)), in_next_plane(my));
+        }
+        out4[i] = y;
     }
 }
 
@@ -347,6 +370,13 @@ fn batch_norm_input_grad_wide(@builtin(workgroup_id) wid: vec3u,
     let k = input_grad_constants(my.ch);
     for (var j = 0u; j < my.count; j++) {
         let i = my.first + j * my.step;
-        out4[i] = input_grad(x4[i], dy4[i], k);
+        let v = x4[i];
+        let g = dy4[i];
+        var dx = input_grad(v, g, k);
+        if STRADDLE {
+            dx = select(dx, input_grad(v, g, input_grad_constants(my.next_ch)),
+                        in_next_plane(my));
+        }
+        out4[i] = dx;
     }
 }

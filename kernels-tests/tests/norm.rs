@@ -109,7 +109,12 @@ fn batch_norm(t: &[Tensor], stats: RunningStats, training: bool) -> Tensor {
 
 #[test]
 fn training_mode_forward_and_backward() {
+    // Planes of 4 to 63 values, not whole vec4s, in a tensor that is: the per-element passes
+    // read vec4s that span two planes, from each position (35, 5), and the GLO's 7 x 7
     check_training(&[4, 3, 5, 7], 1);
+    check_training(&[4, 3, 5, 1], 9);
+    check_training(&[2, 2, 7, 7], 10);
+    check_training(&[3, 1, 5, 1], 15); // 15 values: one thread per element
     check_training(&[1, 2, 3, 1], 2); // batch of one image: statistics over its pixels
     check_training(&[7, 5], 3); // BatchNorm1d
     check_training(&[3, 37, 1, 1], 4);
@@ -126,6 +131,8 @@ fn rectifiers_fused_into_training_mode() {
     // ReLU and a leaky slope, on scalar and vec4 kernels of both launch shapes.
     for (dims, seed) in [
         (&[4, 3, 5, 7][..], 11),
+        (&[4, 3, 5, 1], 16),
+        (&[3, 1, 5, 1], 17),
         (&[3, 5, 2, 6], 12),
         (&[2, 3, 20, 20], 13),
     ] {

@@ -40,29 +40,45 @@ struct Launch {
     /// Planes are whole vec4s (S % 4 == 0): every kernel reads and writes four values per
     /// access (the _wide entry points).
     wide: bool,
+    /// Small planes that are not whole vec4s (4 <= S < PLANE_MIN) in a tensor that is: the
+    /// per-element passes still read vec4s, one spanning two planes taking each plane's
+    /// constants for its values (STRADDLE).
+    straddle: bool,
     /// Constants and grid of batch_normalize and batch_norm_input_grad: a workgroup of 64 per
     /// plane where planes are large, else 256 threads, one per value (or vec4); and the
     /// rectifier.
-    per_element: [(&'static str, f64); 3],
+    per_element: [(&'static str, f64); 4],
     grid: Grid,
 }
 
 impl Launch {
     fn new(gpu: &Gpu, (n, c, s): (usize, usize, usize), slope: f32) -> Launch {
         let wide = s.is_multiple_of(4);
+        let straddle = !wide && (4..PLANE_MIN).contains(&s) && (n * c * s).is_multiple_of(4);
         let slope = ("SLOPE", f64::from(slope));
         let (per_element, grid) = if s >= PLANE_MIN {
             let grid = gpu.linear_grid((n * c) as u64);
             ([("THREADS", 64.0), ("PER_PLANE", 1.0), slope], grid)
         } else {
-            let units = if wide { n * c * s / 4 } else { n * c * s };
+            let units = if wide || straddle {
+                n * c * s / 4
+            } else {
+                n * c * s
+            };
             let grid = gpu.linear_grid((units as u64).div_ceil(256));
             ([("THREADS", 256.0), ("PER_PLANE", 0.0), slope], grid)
         };
+        let [threads, per_plane, slope] = per_element;
         Launch {
             columns: s == 1,
             wide,
-            per_element,
+            straddle,
+            per_element: [
+                threads,
+                per_plane,
+                slope,
+                ("STRADDLE", f64::from(u8::from(straddle))),
+            ],
             grid,
         }
     }
@@ -84,7 +100,7 @@ impl Launch {
                 _ => ("batch_norm_sums_columns", SCALAR),
             };
         }
-        if !self.wide {
+        if !(self.wide || self.straddle && !reduction) {
             return (entry, SCALAR);
         }
         let wide_entry = match entry {
