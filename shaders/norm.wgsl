@@ -13,6 +13,11 @@
 //   9  sum_dy        storage read_write  C
 //   10 sum_dy_xhat   storage read_write  C
 //   11 out           storage read_write  N * C * S
+//   15 packed        storage read_write  2 C vec4s, with PACKED (training mode): per channel
+//                    (mean, 1 / std, gamma, beta), written by batch_stats, and (sum dy / M,
+//                    sum dy xhat / M, 0, 0), written by batch_norm_sums, so the per-element
+//                    passes load a channel's constants in one or two vec4s, not four to six
+//                    values (each load a loop over the lanes on software rasterisers)
 //   12-14            x, dy and out seen as vec4s (the _wide entry points, for S % 4 == 0;
 //                    the per-element ones also with STRADDLE for 4 <= S < 64, N C S % 4 == 0)
 //
@@ -47,7 +52,8 @@ override GROUP: u32 = 256u;   // threads per channel of batch_stats and batch_no
 override THREADS: u32 = 256u; // workgroup size of batch_normalize and batch_norm_input_grad
 override PER_PLANE: bool = false;
 override SLOPE: f32 = 1.0;    // the fused rectifier's slope below 0 (1: none)
-override STRADDLE: bool = false; // _wide per-element passes where a vec4 can span two planes
+override STRADDLE: bool = false;
+override PACKED: bool = false; // _wide per-element passes where a vec4 can span two planes
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -61,6 +67,7 @@ override STRADDLE: bool = false; // _wide per-element passes where a vec4 can sp
 @group(0) @binding(9) var<storage, read_write> sum_dy: array<f32>;
 @group(0) @binding(10) var<storage, read_write> sum_dy_xhat: array<f32>;
 @group(0) @binding(11) var<storage, read_write> out: array<f32>;
+@group(0) @binding(15) var<storage, read_write> packed: array<vec4f>;
 
 var<workgroup> part_n: array<f32, 256>;
 var<workgroup> part_a: array<f32, 256>;
@@ -115,6 +122,9 @@ fn store_stats(ch: u32, batch_mean: f32, m2: f32) {
     let unbiased = m2 / max(total - 1.0, 1.0);
     running_mean[ch] = (1.0 - p.momentum) * running_mean[ch] + p.momentum * batch_mean;
     running_var[ch] = (1.0 - p.momentum) * running_var[ch] + p.momentum * unbiased;
+    if PACKED {
+        packed[2u * ch] = vec4f(batch_mean, inverseSqrt(m2 / total + p.eps), gamma[ch], beta[ch]);
+    }
 }
 
 // BatchNorm1d (S == 1): one thread per channel walks its N values, which neighbouring lanes
@@ -186,6 +196,9 @@ fn in_next_plane(my: Share) -> vec4<bool> {
 
 // (mean, 1 / std, gamma, beta) of channel ch.
 fn normalize_constants(ch: u32) -> vec4f {
+    if PACKED {
+        return packed[2u * ch];
+    }
     return vec4f(mean[ch], inverseSqrt(var_[ch] + p.eps), gamma[ch], beta[ch]);
 }
 
@@ -238,8 +251,16 @@ fn finish_sums(ch: u32, lid: u32, acc: vec2f) {
         workgroupBarrier();
     }
     if lid == 0u {
-        sum_dy[ch] = part_a[0];
-        sum_dy_xhat[ch] = part_b[0];
+        store_sums(ch, vec2f(part_a[0], part_b[0]));
+    }
+}
+
+// Writes channel ch's (sum dy, sum dy xhat).
+fn store_sums(ch: u32, sums: vec2f) {
+    sum_dy[ch] = sums.x;
+    sum_dy_xhat[ch] = sums.y;
+    if PACKED {
+        packed[2u * ch + 1u] = vec4f(sums / f32(p.n * p.s), 0.0, 0.0);
     }
 }
 
@@ -266,29 +287,31 @@ fn batch_norm_sums_columns(@builtin(global_invocation_id) gid: vec3u) {
         let v = x[b * p.c + ch];
         acc = gradient_sums(acc, v, rectified_grad(vec4f(v), vec4f(dy[b * p.c + ch]), k).x, k);
     }
-    sum_dy[ch] = acc.x;
-    sum_dy_xhat[ch] = acc.y;
+    store_sums(ch, acc);
 }
 
 // Channel ch's constants of batch_norm_input_grad.
 struct GradConstants {
     norm: vec4f,         // normalize_constants: (mean, 1 / std, gamma, beta)
     scale: f32,          // gamma / std
-    mean_dy: f32,
-    total_dy_xhat: f32,
-    count: f32,
+    means: vec2f,        // (sum dy, sum dy xhat) / M
 }
 
 fn input_grad_constants(ch: u32) -> GradConstants {
     let norm = normalize_constants(ch);
-    let count = f32(p.n * p.s);
-    return GradConstants(norm, norm.z * norm.y, sum_dy[ch] / count, sum_dy_xhat[ch], count);
+    var means: vec2f;
+    if PACKED {
+        means = packed[2u * ch + 1u].xy;
+    } else {
+        means = vec2f(sum_dy[ch], sum_dy_xhat[ch]) / f32(p.n * p.s);
+    }
+    return GradConstants(norm, norm.z * norm.y, means);
 }
 
 fn input_grad(v: vec4f, g: vec4f, k: GradConstants) -> vec4f {
     let xhat = (v - k.norm.x) * k.norm.y;
     let through = rectified_grad(v, g, k.norm);
-    return k.scale * (through - k.mean_dy - xhat * k.total_dy_xhat / k.count);
+    return k.scale * (through - k.means.x - xhat * k.means.y);
 }
 
 @compute @workgroup_size(THREADS)

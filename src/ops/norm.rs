@@ -46,13 +46,13 @@ struct Launch {
     straddle: bool,
     /// Constants and grid of batch_normalize and batch_norm_input_grad: a workgroup of 64 per
     /// plane where planes are large, else 256 threads, one per value (or vec4); and the
-    /// rectifier.
-    per_element: [(&'static str, f64); 4],
+    /// rectifier, the straddling and whether the constants are packed (training mode).
+    per_element: [(&'static str, f64); 5],
     grid: Grid,
 }
 
 impl Launch {
-    fn new(gpu: &Gpu, (n, c, s): (usize, usize, usize), slope: f32) -> Launch {
+    fn new(gpu: &Gpu, (n, c, s): (usize, usize, usize), slope: f32, packed: f64) -> Launch {
         let wide = s.is_multiple_of(4);
         let straddle = !wide && (4..PLANE_MIN).contains(&s) && (n * c * s).is_multiple_of(4);
         let slope = ("SLOPE", f64::from(slope));
@@ -78,6 +78,7 @@ impl Launch {
                 per_plane,
                 slope,
                 ("STRADDLE", f64::from(u8::from(straddle))),
+                ("PACKED", packed),
             ],
             grid,
         }
@@ -161,12 +162,17 @@ impl Tensor {
             eps.to_bits(),
             momentum.to_bits(),
         ];
+        // Training mode's statistics and sums also go to one buffer of packed per-channel
+        // constants (see shaders/norm.wgsl), which the per-element passes read.
+        let packed_flag = ("PACKED", f64::from(u8::from(training)));
+        let packed = Tensor::uninit(gpu, &[2 * c, 4]);
         // Threads per channel of the two reductions (see shaders/norm.wgsl).
         let group = [
             ("GROUP", crate::ops::reduce::tree_threads(gpu)),
             ("SLOPE", f64::from(slope)),
+            packed_flag,
         ];
-        let launch = Launch::new(gpu, (n, c, s), slope);
+        let launch = Launch::new(gpu, (n, c, s), slope, packed_flag.1);
         let (mean, var) = if training {
             assert!(
                 n * s > 1,
@@ -183,8 +189,11 @@ impl Tensor {
                     (x_at, self.buffer()),
                     (2, mean.buffer()),
                     (3, var.buffer()),
+                    (4, gamma.buffer()),
+                    (5, beta.buffer()),
                     (7, running.mean.buffer()),
                     (8, running.var.buffer()),
+                    (15, packed.buffer()),
                 ],
                 &params,
                 launch.reduction_grid(c),
@@ -206,6 +215,7 @@ impl Tensor {
                 (4, gamma.buffer()),
                 (5, beta.buffer()),
                 (out_at, out.buffer()),
+                (15, packed.buffer()),
             ],
             &params,
             launch.grid,
@@ -223,6 +233,7 @@ impl Tensor {
                 (5, b.buffer()),
                 (9, sum_dy.buffer()),
                 (10, sum_dy_xhat.buffer()),
+                (15, packed.buffer()),
             ];
             let (entry, [x_at, dy_at, _]) = launch.entry("batch_norm_sums");
             gpu.dispatch_by_binding(
