@@ -33,6 +33,12 @@ fn ncs(x: &Tensor) -> (usize, usize, usize) {
 /// Planes of at least this many values get a workgroup each in the per-element passes.
 const PLANE_MIN: usize = 64;
 
+/// PACKED of shaders/norm.wgsl: training mode's statistics and sums also go to one buffer of
+/// packed per-channel constants, which the per-element passes read.
+fn packed_constants(training: bool) -> (&'static str, f64) {
+    ("PACKED", f64::from(u8::from(training)))
+}
+
 /// How the kernels of shaders/norm.wgsl walk x [N, C, S].
 struct Launch {
     /// S == 1: the reductions run a thread per channel instead of a workgroup.
@@ -52,7 +58,7 @@ struct Launch {
 }
 
 impl Launch {
-    fn new(gpu: &Gpu, (n, c, s): (usize, usize, usize), slope: f32, packed: f64) -> Launch {
+    fn new(gpu: &Gpu, (n, c, s): (usize, usize, usize), slope: f32, training: bool) -> Launch {
         let wide = s.is_multiple_of(4);
         let straddle = !wide && (4..PLANE_MIN).contains(&s) && (n * c * s).is_multiple_of(4);
         let slope = ("SLOPE", f64::from(slope));
@@ -78,7 +84,7 @@ impl Launch {
                 per_plane,
                 slope,
                 ("STRADDLE", f64::from(u8::from(straddle))),
-                ("PACKED", packed),
+                packed_constants(training),
             ],
             grid,
         }
@@ -162,17 +168,14 @@ impl Tensor {
             eps.to_bits(),
             momentum.to_bits(),
         ];
-        // Training mode's statistics and sums also go to one buffer of packed per-channel
-        // constants (see shaders/norm.wgsl), which the per-element passes read.
-        let packed_flag = ("PACKED", f64::from(u8::from(training)));
         let packed = Tensor::uninit(gpu, &[2 * c, 4]);
         // Threads per channel of the two reductions (see shaders/norm.wgsl).
         let group = [
             ("GROUP", crate::ops::reduce::tree_threads(gpu)),
             ("SLOPE", f64::from(slope)),
-            packed_flag,
+            packed_constants(training),
         ];
-        let launch = Launch::new(gpu, (n, c, s), slope, packed_flag.1);
+        let launch = Launch::new(gpu, (n, c, s), slope, training);
         let (mean, var) = if training {
             assert!(
                 n * s > 1,
