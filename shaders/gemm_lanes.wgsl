@@ -26,7 +26,7 @@
 //   has the variants this was chosen from and their speeds.
 
 override LANES: u32 = 8u;
-override ROWS: u32 = 32u;          // 4, 8 or 32: the host fits it to M
+override ROWS: u32 = 32u;          // 4, 8, 32 or 64: the host fits it to M
 override QUADS: u32 = 2u;          // 1 or 2
 override A_WIDE: u32 = 0u;
 override B_WIDE: u32 = 0u;
@@ -58,10 +58,15 @@ fn lane_columns(z: u32, col0: u32, lane: u32) -> array<array<vec4i, 4>, MAX_QUAD
     return cols;
 }
 
-fn store_block(z: u32, row0: u32, col0: u32, lane: u32,
-               acc: ptr<function, array<array<vec4f, MAX_QUADS>, MAX_ROWS>>,
+// A block of up to 64 rows keeps two accumulator arrays of 32 rows: llvmpipe leaves a single
+// array of 64 (or 48) rows in memory, 7x slower (kernels-tests/lab/README.md).
+alias Block = array<array<vec4f, MAX_QUADS>, MAX_ROWS>;
+override LOW_ROWS: u32 = min(ROWS, MAX_ROWS);
+override HIGH_ROWS: u32 = ROWS - LOW_ROWS;
+
+fn store_block(z: u32, row0: u32, rows: u32, col0: u32, lane: u32, acc: ptr<function, Block>,
                cols: array<array<vec4i, 4>, MAX_QUADS>) {
-    for (var i = 0u; i < ROWS; i++) {
+    for (var i = 0u; i < rows; i++) {
         let row = row0 + i;
         if row < p.m {
             let rc = row_context(z, row);
@@ -93,10 +98,8 @@ fn gemm_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
             b_quads[j] = col_context(z, min(lane_column(col0, lane, j, 0u), p.n - 4u)).x;
         }
     }
-    var acc: array<array<vec4f, MAX_QUADS>, MAX_ROWS>;
-    // Components are named (.x for k0, .y for k0 + 1, ...), not indexed by loop variables,
-    // and the update loop runs over rows as in the lab's v13: a loop over quads of rows with
-    // indexed components measured 9x slower on llvmpipe (kernels-tests/lab/README.md).
+    var acc: Block;
+    var acc_high: Block;
     for (var k0 = 0u; k0 < p.k; k0 += STEP_K) {
         var kc: array<vec4i, STEP_K>;
         var live: array<f32, STEP_K>;
@@ -154,17 +157,29 @@ fn gemm_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
                 }
             }
         }
-        for (var i = 0u; i < ROWS; i++) {
-            let v = subgroupShuffle(held[i / LANES], i % LANES);
-            for (var j = 0u; j < QUADS; j++) {
-                acc[i][j] = fma(vec4f(v.x), bv[j][0], acc[i][j]);
-                acc[i][j] = fma(vec4f(v.y), bv[j][1], acc[i][j]);
-                acc[i][j] = fma(vec4f(v.z), bv[j][2], acc[i][j]);
-                acc[i][j] = fma(vec4f(v.w), bv[j][3], acc[i][j]);
-            }
+        lanes_update(&acc, 0u, LOW_ROWS, held, bv);
+        lanes_update(&acc_high, LOW_ROWS, HIGH_ROWS, held, bv);
+    }
+    store_block(z, row0, LOW_ROWS, col0, lane, &acc, b_cols);
+    store_block(z, row0 + LOW_ROWS, HIGH_ROWS, col0, lane, &acc_high, b_cols);
+}
+
+// One step's multiply-adds for the block's rows first .. first + rows, kept in acc. Components
+// are named (.x for k0, .y for k0 + 1, ...), not indexed by loop variables, and the loop runs
+// over rows as in the lab's v13: a loop over quads of rows with indexed components measured 9x
+// slower on llvmpipe (kernels-tests/lab/README.md).
+fn lanes_update(acc: ptr<function, Block>, first: u32, rows: u32, held: array<vec4f, 8>,
+                bv: array<array<vec4f, STEP_K>, MAX_QUADS>) {
+    for (var i = 0u; i < rows; i++) {
+        let row = first + i;
+        let v = subgroupShuffle(held[row / LANES], row % LANES);
+        for (var j = 0u; j < QUADS; j++) {
+            (*acc)[i][j] = fma(vec4f(v.x), bv[j][0], (*acc)[i][j]);
+            (*acc)[i][j] = fma(vec4f(v.y), bv[j][1], (*acc)[i][j]);
+            (*acc)[i][j] = fma(vec4f(v.z), bv[j][2], (*acc)[i][j]);
+            (*acc)[i][j] = fma(vec4f(v.w), bv[j][3], (*acc)[i][j]);
         }
     }
-    store_block(z, row0, col0, lane, &acc, b_cols);
 }
 
 fn store(rc: vec4i, cc: vec4i, row: u32, col: u32, value: f32) {
@@ -242,7 +257,8 @@ fn gemm_window_rows(@builtin(workgroup_id) wid: vec3u,
         quads[j] = col_context(z, first);
         quads[j].z += min(0, i32(TAPS - 1u) * TAP_STEP);
     }
-    var acc: array<array<vec4f, MAX_QUADS>, MAX_ROWS>;
+    var acc: Block;
+    var acc_high: Block;
     // The window row's channel and kernel row, stepped instead of divided out of r.
     var channel = 0u;
     var row_tap = 0u;
@@ -282,21 +298,32 @@ fn gemm_window_rows(@builtin(workgroup_id) wid: vec3u,
                                  win[window_at(2u, t)], win[window_at(3u, t)]);
             }
         }
-        // Rows outermost and one running sum per quad: with taps outermost, or rows inside
-        // taps, the driver kept the accumulators in memory (2 to 3x slower).
-        for (var i = 0u; i < ROWS; i++) {
-            var vs: array<f32, MAX_TAPS>;
+        window_rows_update(&acc, 0u, LOW_ROWS, held, bv);
+        window_rows_update(&acc_high, LOW_ROWS, HIGH_ROWS, held, bv);
+    }
+    let cols = lane_columns(z, col0, lane);
+    store_block(z, row0, LOW_ROWS, col0, lane, &acc, cols);
+    store_block(z, row0 + LOW_ROWS, HIGH_ROWS, col0, lane, &acc_high, cols);
+}
+
+// A window row's multiply-adds for the block's rows first .. first + rows, kept in acc. Rows
+// outermost and one running sum per quad: with taps outermost, or rows inside taps, the driver
+// kept the accumulators in memory (2 to 3x slower).
+fn window_rows_update(acc: ptr<function, Block>, first: u32, rows: u32,
+                      held: array<array<f32, MAX_TAPS>, 8>,
+                      bv: array<array<vec4f, MAX_TAPS>, MAX_QUADS>) {
+    for (var i = 0u; i < rows; i++) {
+        let row = first + i;
+        var vs: array<f32, MAX_TAPS>;
+        for (var t = 0u; t < TAPS; t++) {
+            vs[t] = subgroupShuffle(held[row / LANES][t], row % LANES);
+        }
+        for (var j = 0u; j < QUADS; j++) {
+            var sum = (*acc)[i][j];
             for (var t = 0u; t < TAPS; t++) {
-                vs[t] = subgroupShuffle(held[i / LANES][t], i % LANES);
+                sum = fma(vec4f(vs[t]), bv[j][t], sum);
             }
-            for (var j = 0u; j < QUADS; j++) {
-                var sum = acc[i][j];
-                for (var t = 0u; t < TAPS; t++) {
-                    sum = fma(vec4f(vs[t]), bv[j][t], sum);
-                }
-                acc[i][j] = sum;
-            }
+            (*acc)[i][j] = sum;
         }
     }
-    store_block(z, row0, col0, lane, &acc, lane_columns(z, col0, lane));
 }

@@ -83,6 +83,10 @@ fn awkward_shapes_and_transposes() {
         // K and N multiples of 4 (the lanes kernel reads four values per load), with edges:
         (37, 44, 20),
         (9, 12, 8),
+        // Blocks of 64 rows (two accumulator arrays): the last block's second half partly
+        // inside M, and wholly outside it
+        (101, 260, 24),
+        (80, 264, 12),
     ];
     for kernel in GemmKernel::available(&gpu()) {
         for (s, &mnk) in shapes.iter().enumerate() {

@@ -101,6 +101,10 @@ pub(crate) enum BiasAlong {
     Columns = 2,
 }
 
+/// Blocks a dispatch must keep to take 64-row blocks: enough for every core of a software
+/// rasteriser to get several, so the last ones do not leave cores idle.
+const MIN_BLOCKS_FOR_64_ROWS: usize = 8;
+
 /// Array sizes of gemm_window_rows.
 const MAX_TAPS: u32 = 8;
 const MAX_SPAN: i32 = 16;
@@ -182,18 +186,27 @@ impl Gemm<'_> {
                         gpu.info().name
                     )
                 });
-                // Rows per block: 4 or 8 for narrow M, else the full 32 even where M needs
-                // fewer. With 12 to 28 rows llvmpipe keeps the accumulators in memory (the row
-                // loop neither covers the array nor is short enough to unroll): 3 to 10 times
-                // slower than 32 rows in kernels-tests/lab/README.md's measurements.
-                let rows = match m {
-                    0..=4 => 4,
-                    5..=8 => 8,
-                    _ => 32,
-                };
                 let lanes = lanes as usize;
                 // One quad of columns per lane where two would mostly cover nothing.
                 let quads: u32 = if n <= 4 * lanes { 1 } else { 2 };
+                // Rows per block: 4 or 8 for narrow M, else the full 32 even where M needs
+                // fewer. With 12 to 28 rows llvmpipe keeps the accumulators in memory (the row
+                // loop neither covers the array nor is short enough to unroll): 3 to 10 times
+                // slower than 32 rows in kernels-tests/lab/README.md's measurements. Past 32,
+                // 64 rows (two arrays of 32) halve the loads per multiply-add, where the shader's
+                // 8 groups of lanes hold them and the grid keeps every core busy.
+                let column_blocks = n.div_ceil(4 * quads as usize * lanes) * self.batch;
+                let rows = match m {
+                    0..=4 => 4,
+                    5..=8 => 8,
+                    _ if m > 32
+                        && 64 <= 8 * lanes
+                        && m.div_ceil(64) * column_blocks >= MIN_BLOCKS_FOR_64_ROWS =>
+                    {
+                        64
+                    }
+                    _ => 32,
+                };
                 constants.extend([
                     ("LANES", lanes as f64),
                     ("ROWS", rows as f64),
