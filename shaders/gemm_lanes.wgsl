@@ -157,8 +157,8 @@ fn gemm_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
                 }
             }
         }
-        lanes_update(&acc, 0u, LOW_ROWS, held, bv);
-        lanes_update(&acc_high, LOW_ROWS, HIGH_ROWS, held, bv);
+        lanes_update(&acc, 0u, LOW_ROWS, &held, &bv);
+        lanes_update(&acc_high, LOW_ROWS, HIGH_ROWS, &held, &bv);
     }
     store_block(z, row0, LOW_ROWS, col0, lane, &acc, b_cols);
     store_block(z, row0 + LOW_ROWS, HIGH_ROWS, col0, lane, &acc_high, b_cols);
@@ -168,16 +168,17 @@ fn gemm_lanes(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
 // are named (.x for k0, .y for k0 + 1, ...), not indexed by loop variables, and the loop runs
 // over rows as in the lab's v13: a loop over quads of rows with indexed components measured 9x
 // slower on llvmpipe (kernels-tests/lab/README.md).
-fn lanes_update(acc: ptr<function, Block>, first: u32, rows: u32, held: array<vec4f, 8>,
-                bv: array<array<vec4f, STEP_K>, MAX_QUADS>) {
+fn lanes_update(acc: ptr<function, Block>, first: u32, rows: u32,
+                held: ptr<function, array<vec4f, 8>>,
+                bv: ptr<function, array<array<vec4f, STEP_K>, MAX_QUADS>>) {
     for (var i = 0u; i < rows; i++) {
         let row = first + i;
-        let v = subgroupShuffle(held[row / LANES], row % LANES);
+        let v = subgroupShuffle((*held)[row / LANES], row % LANES);
         for (var j = 0u; j < QUADS; j++) {
-            (*acc)[i][j] = fma(vec4f(v.x), bv[j][0], (*acc)[i][j]);
-            (*acc)[i][j] = fma(vec4f(v.y), bv[j][1], (*acc)[i][j]);
-            (*acc)[i][j] = fma(vec4f(v.z), bv[j][2], (*acc)[i][j]);
-            (*acc)[i][j] = fma(vec4f(v.w), bv[j][3], (*acc)[i][j]);
+            (*acc)[i][j] = fma(vec4f(v.x), (*bv)[j][0], (*acc)[i][j]);
+            (*acc)[i][j] = fma(vec4f(v.y), (*bv)[j][1], (*acc)[i][j]);
+            (*acc)[i][j] = fma(vec4f(v.z), (*bv)[j][2], (*acc)[i][j]);
+            (*acc)[i][j] = fma(vec4f(v.w), (*bv)[j][3], (*acc)[i][j]);
         }
     }
 }
@@ -298,8 +299,8 @@ fn gemm_window_rows(@builtin(workgroup_id) wid: vec3u,
                                  win[window_at(2u, t)], win[window_at(3u, t)]);
             }
         }
-        window_rows_update(&acc, 0u, LOW_ROWS, held, bv);
-        window_rows_update(&acc_high, LOW_ROWS, HIGH_ROWS, held, bv);
+        window_rows_update(&acc, 0u, LOW_ROWS, &held, &bv);
+        window_rows_update(&acc_high, LOW_ROWS, HIGH_ROWS, &held, &bv);
     }
     let cols = lane_columns(z, col0, lane);
     store_block(z, row0, LOW_ROWS, col0, lane, &acc, cols);
@@ -310,18 +311,18 @@ fn gemm_window_rows(@builtin(workgroup_id) wid: vec3u,
 // outermost and one running sum per quad: with taps outermost, or rows inside taps, the driver
 // kept the accumulators in memory (2 to 3x slower).
 fn window_rows_update(acc: ptr<function, Block>, first: u32, rows: u32,
-                      held: array<array<f32, MAX_TAPS>, 8>,
-                      bv: array<array<vec4f, MAX_TAPS>, MAX_QUADS>) {
+                      held: ptr<function, array<array<f32, MAX_TAPS>, 8>>,
+                      bv: ptr<function, array<array<vec4f, MAX_TAPS>, MAX_QUADS>>) {
     for (var i = 0u; i < rows; i++) {
         let row = first + i;
         var vs: array<f32, MAX_TAPS>;
         for (var t = 0u; t < TAPS; t++) {
-            vs[t] = subgroupShuffle(held[row / LANES][t], row % LANES);
+            vs[t] = subgroupShuffle((*held)[row / LANES][t], row % LANES);
         }
         for (var j = 0u; j < QUADS; j++) {
             var sum = (*acc)[i][j];
             for (var t = 0u; t < TAPS; t++) {
-                sum = fma(vec4f(vs[t]), bv[j][t], sum);
+                sum = fma(vec4f(vs[t]), (*bv)[j][t], sum);
             }
             (*acc)[i][j] = sum;
         }

@@ -194,12 +194,14 @@ impl Gemm<'_> {
                 // loop neither covers the array nor is short enough to unroll): 3 to 10 times
                 // slower than 32 rows in kernels-tests/lab/README.md's measurements. Past 32,
                 // 64 rows (two arrays of 32) halve the loads per multiply-add, where the shader's
-                // 8 groups of lanes hold them and the grid keeps every core busy.
+                // 8 groups of lanes hold them, the grid keeps every core busy and each lane has
+                // two quads of columns (with one, 64 rows measured slower than 32).
                 let column_blocks = n.div_ceil(4 * quads as usize * lanes) * self.batch;
                 let rows = match m {
                     0..=4 => 4,
                     5..=8 => 8,
                     _ if m > 32
+                        && quads == 2
                         && 64 <= 8 * lanes
                         && m.div_ceil(64) * column_blocks >= MIN_BLOCKS_FOR_64_ROWS =>
                     {
