@@ -419,3 +419,59 @@ fn no_grad_detach_and_clear() {
         "ops on untracked tensors are not recorded"
     );
 }
+
+#[test]
+fn backward_each_gives_each_objective_its_own_leaves_only() {
+    let gpu = gpu();
+    let (x, a, b) = (
+        [1.0f32, -2.0, 3.0],
+        [0.5f32, 2.0, -1.0],
+        [3.0f32, -1.0, 2.0],
+    );
+    let input = Tensor::from_slice(&gpu, &x, &[3]);
+    let wa = Tensor::from_slice(&gpu, &a, &[3]).track();
+    let wb = Tensor::from_slice(&gpu, &b, &[3]).track();
+    let [x, a, b] = [x, a, b].map(|v| v.map(f64::from));
+    // Two stages as a generator and a critic: h = x wa, y = h wb.
+    let h = input.mul(&wa);
+    let y = h.mul(&wb);
+    let squares = y.mul(&y).sum();
+    let linear = y.sum().add(&h.sum());
+    let before_b = h.mul(&h).sum();
+    let [for_a, for_b, unreachable] = autograd::backward_each([
+        (&squares, std::slice::from_ref(&wa)),
+        (&linear, std::slice::from_ref(&wb)),
+        (&before_b, std::slice::from_ref(&wb)),
+    ]);
+    let hy: Vec<(f64, f64)> = (0..3).map(|i| (x[i] * a[i], x[i] * a[i] * b[i])).collect();
+    // d sum(y^2) / d wa = 2 y wb x; d (sum y + sum h) / d wb = h.
+    let want_a: Vec<f64> = (0..3).map(|i| 2.0 * hy[i].1 * b[i] * x[i]).collect();
+    let want_b: Vec<f64> = hy.iter().map(|&(h, _)| h).collect();
+    assert_close(
+        "d sum(y^2) / d wa",
+        &for_a.get(&wa).unwrap().to_vec(),
+        &want_a,
+        1e-6,
+        0.0,
+    );
+    assert_close(
+        "d (sum y + sum h) / d wb",
+        &for_b.get(&wb).unwrap().to_vec(),
+        &want_b,
+        1e-6,
+        0.0,
+    );
+    assert!(
+        for_a.get(&wb).is_none(),
+        "the first objective was not asked for wb's gradient"
+    );
+    assert!(
+        for_b.get(&wa).is_none(),
+        "the second objective was not asked for wa's gradient"
+    );
+    assert!(
+        unreachable.get(&wb).is_none() && unreachable.get(&wa).is_none(),
+        "sum(h^2) does not depend on wb"
+    );
+    assert_eq!(autograd::len(), 0, "backward_each consumes the tape");
+}

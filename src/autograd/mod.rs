@@ -5,9 +5,14 @@
 //! an op's output gets one when any input is tracked and gradients are enabled on this
 //! thread. The tape is per thread; `backward` consumes it, and `clear` drops it (freeing
 //! the activations its records hold) when a forward pass is not followed by `backward`.
+//!
+//! `backward_each` takes several objectives of one forward pass, each with the leaves it is
+//! wanted for, and runs only the records that lie between an objective and its leaves: a
+//! GAN's discriminator loss then costs no generator backward, and the generator's objective
+//! no weight gradients of the discriminator.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::tensor::Tensor;
@@ -16,8 +21,8 @@ use crate::tensor::Tensor;
 pub type TensorId = u64;
 
 /// Given the gradient of an op's output and which inputs need one, the gradients of its
-/// inputs (None where not needed).
-pub type Backward = Box<dyn FnOnce(&Tensor, &[bool]) -> Vec<Option<Tensor>>>;
+/// inputs (None where not needed). `backward_each` may call it once per objective.
+pub type Backward = Box<dyn Fn(&Tensor, &[bool]) -> Vec<Option<Tensor>>>;
 
 struct Record {
     inputs: Vec<Option<TensorId>>,
@@ -151,21 +156,70 @@ impl Tensor {
             return grads;
         };
         grads.map.insert(root, grad);
-        no_grad(|| {
-            for record in records.into_iter().rev() {
+        let [grads] = propagate(records, [grads], |_, _| true);
+        grads
+    }
+}
+
+/// The gradients of each objective with respect to its own leaves, from one forward pass on
+/// this thread's tape (which it clears): `objectives[i] = (scalar, leaves)`. Records that
+/// do not lead from an objective to one of its leaves are not run for it, so the result
+/// holds the gradients of the given leaves only.
+pub fn backward_each<const N: usize>(objectives: [(&Tensor, &[Tensor]); N]) -> [Grads; N] {
+    let records = TAPE.with(|t| std::mem::take(&mut *t.borrow_mut()));
+    // reaches[i]: the leaves of objective i and every tensor computed from one of them.
+    let mut reaches: [HashSet<TensorId>; N] =
+        objectives.map(|(_, leaves)| leaves.iter().filter_map(|t| t.id()).collect());
+    for record in &records {
+        for set in &mut reaches {
+            if record.inputs.iter().flatten().any(|id| set.contains(id)) {
+                set.insert(record.output);
+            }
+        }
+    }
+    let mut grads: [Grads; N] = std::array::from_fn(|_| Grads::default());
+    for (i, (root, _)) in objectives.iter().enumerate() {
+        assert_eq!(
+            root.numel(),
+            1,
+            "backward_each() starts from scalars, got {}",
+            root.shape()
+        );
+        if let Some(id) = root.id().filter(|id| reaches[i].contains(id)) {
+            grads[i].map.insert(id, root.ones_like());
+        }
+    }
+    propagate(records, grads, |i, id| reaches[i].contains(&id))
+}
+
+/// Walks `records` in reverse, sending each objective's gradient to the inputs `needed`
+/// says it needs (by objective index and tensor id), and drops each record (and the
+/// activations it holds) once it has run.
+fn propagate<const N: usize>(
+    records: Vec<Record>,
+    mut grads: [Grads; N],
+    needed: impl Fn(usize, TensorId) -> bool,
+) -> [Grads; N] {
+    no_grad(|| {
+        for record in records.into_iter().rev() {
+            for (i, objective) in grads.iter_mut().enumerate() {
                 // Each id is the output of one record, met here after every use of it.
-                let Some(g) = grads.map.remove(&record.output) else {
+                let Some(g) = objective.map.remove(&record.output) else {
                     continue;
                 };
-                let needs: Vec<bool> = record.inputs.iter().map(Option::is_some).collect();
+                let needs: Vec<bool> = record
+                    .inputs
+                    .iter()
+                    .map(|id| id.is_some_and(|id| needed(i, id)))
+                    .collect();
                 let input_grads = (record.backward)(&g, &needs);
-                for (id, grad) in record.inputs.iter().zip(input_grads) {
-                    if let (Some(id), Some(grad)) = (id, grad) {
-                        grads.accumulate(*id, grad);
+                for ((id, grad), need) in record.inputs.iter().zip(input_grads).zip(&needs) {
+                    if let (Some(id), Some(grad), true) = (id, grad, need) {
+                        objective.accumulate(*id, grad);
                     }
                 }
             }
-        });
-        grads
-    }
+        }
+    });
+    grads
 }

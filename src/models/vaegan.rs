@@ -27,13 +27,14 @@
 //! - discriminator: BCE(D(x), real) + BCE(D(x~), fake) + BCE(D(Dec(z_p)), fake) = -L_GAN;
 //! - with `pixel` > 0, pixel MSE(x~, x) x pixel is added to the encoder's and the decoder's.
 //!
-//! The tape gives the gradient of one scalar per backward pass, so each objective gets a pass
-//! of its own, on its own forward, all at the same weights; only then do the three optimisers
-//! step, each on its network's gradients alone. The noise (eps, z_p) is drawn once per step
-//! and shared by the passes; each pass takes what the other networks computed detached (z for
-//! the decoder, x~ and Dec(z_p) for the discriminator), so no gradient reaches a network that
-//! the objective does not train. The discriminator judges real images, reconstructions and
-//! prior samples as one batch in every pass, as Larsen's code does.
+//! One forward pass computes all three objectives; `autograd::backward_each` then takes each
+//! objective's gradient with respect to its own network's parameters only (as Larsen's code
+//! takes each cost's gradient with respect to one parameter set), running only the records
+//! between that objective and those parameters: no gradient of the discriminator's loss
+//! reaches the generator, the encoder's objective computes no weight gradients of the decoder
+//! or the discriminator. Only then do the three optimisers step, each on its network's
+//! gradients alone, all at the weights of the forward pass. The discriminator judges real
+//! images, reconstructions and prior samples as one batch, as Larsen's code does.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -429,40 +430,36 @@ impl VaeGan {
         }
     }
 
-    /// Each network's gradient of its own objective, in three backward passes at the same
-    /// weights (see the module notes); every pass judges real images, reconstructions and
-    /// prior samples in one batch, as [`VaeGan::objectives`] does.
+    /// Each network's gradient of its own objective, from one forward pass (see the module
+    /// notes) that judges real images, reconstructions and prior samples in one batch, as
+    /// [`VaeGan::objectives`] does.
     pub fn gradients(&self, x: &Tensor, eps: &Tensor, z_prior: &Tensor) -> StepGradients {
-        // The encoder: KL + L_llike through x~ = Dec(z); the prior samples only share the
-        // discriminator's batch.
         let (mu, logvar, z) = self.posterior(x, eps);
-        let prior = crate::autograd::no_grad(|| self.decoder.forward(z_prior));
         let recon = self.decoder.forward(&z);
-        let (features, _) = self.discriminator.judge(&[x, &recon, &prior], false);
-        let llike = loss::mse(&features[1], &features[0]);
-        let kl = loss::kl_divergence(&mu, &logvar, 1.0);
-        let encoder = self.pixel_term(&recon, x)(kl.scale(self.kl_weight()).add(&llike)).backward();
-
-        // The decoder: gamma L_llike + the GAN term, from z held fixed.
-        let recon = self.decoder.forward(&z.detach());
         let prior = self.decoder.forward(z_prior);
         let (features, logits) = self.discriminator.judge(&[x, &recon, &prior], true);
+        let llike = loss::mse(&features[1], &features[0]);
+        let kl = loss::kl_divergence(&mu, &logvar, 1.0);
         let g_loss = bce_all(&logits[1], true).add(&bce_all(&logits[2], true));
-        let decoder = self.pixel_term(&recon, x)(
-            loss::mse(&features[1], &features[0])
-                .scale(self.config.gamma)
-                .add(&g_loss),
-        )
-        .backward();
-
-        // The discriminator: real against both kinds of generated images, held fixed.
-        let (_, logits) = self
-            .discriminator
-            .judge(&[x, &recon.detach(), &prior.detach()], true);
         let real_cost = bce_all(&logits[0], true);
         let (recon_cost, prior_cost) = (bce_all(&logits[1], false), bce_all(&logits[2], false));
         let d_loss = real_cost.add(&recon_cost).add(&prior_cost);
-        let discriminator = d_loss.backward();
+        let pixel = self.pixel_term(&recon, x);
+        let encoder_objective = pixel(kl.scale(self.kl_weight()).add(&llike));
+        let decoder_objective = pixel(llike.scale(self.config.gamma).add(&g_loss));
+        let leaves = |params: Vec<(String, Tensor)>| -> Vec<Tensor> {
+            params.into_iter().map(|(_, t)| t).collect()
+        };
+        let (encoder_params, decoder_params, discriminator_params) = (
+            leaves(self.encoder.parameters()),
+            leaves(self.decoder.parameters()),
+            leaves(self.discriminator.parameters()),
+        );
+        let [encoder, decoder, discriminator] = crate::autograd::backward_each([
+            (&encoder_objective, &encoder_params),
+            (&decoder_objective, &decoder_params),
+            (&d_loss, &discriminator_params),
+        ]);
         let mean_d = |logit: &Tensor| logit.detach().sigmoid().mean();
         StepGradients {
             encoder,
