@@ -250,10 +250,18 @@ fn transposed_convolutions_on_awkward_shapes() {
         case(2, 3, 2, (3, 5), (3, 2), geometry(2, 0, 2)), // dilation with stride
         case(1, 2, 35, (3, 3), (3, 3), geometry(3, 2, 1)), // padding past the first taps
         // At most 4 output channels: a product and a fold, on rows of 7 (the GLO's last
-        // layer), of a multiple of 4 (B read four columns at a time) and at stride 1
+        // layer), of a multiple of 4 (B read four columns at a time), at stride 1 from many
+        // input channels, with a kernel that is not square and with padding past the kernel
         case(2, 5, 1, (7, 7), (4, 4), geometry(2, 1, 1)),
         case(2, 3, 1, (4, 4), (4, 4), geometry(2, 1, 1)),
+        case(1, 20, 1, (5, 6), (3, 3), geometry(1, 1, 1)),
+        case(1, 3, 2, (5, 5), (3, 2), geometry(1, 1, 1)),
+        case(1, 2, 2, (6, 6), (2, 2), geometry(1, 2, 1)),
+        // and at stride 1 from few input channels: a convolution with the kernel turned
+        // (the VAE-GAN discriminator's first layer's data gradient; no padding)
         case(1, 3, 4, (5, 6), (3, 3), geometry(1, 1, 1)),
+        case(2, 8, 3, (9, 8), (5, 5), geometry(1, 2, 1)),
+        case(1, 2, 2, (4, 5), (3, 3), geometry(1, 0, 1)),
         // and its weight gradient split into 2 runs of images
         case(16, 2, 1, (16, 16), (4, 4), geometry(2, 1, 1)),
         // Class rows a multiple of 4 wide and more than 8 channels: gemm_window_rows

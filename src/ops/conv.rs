@@ -200,6 +200,9 @@ fn transposed_raw(
 ) -> Tensor {
     let ([batch, ic, h, wd], [_, oc, kh, kw]) = conv_operands(x, w, "transposed convolution", 0);
     if oc <= FOLD_MAX_CHANNELS && g.dilation == 1 {
+        if let Some(flipped) = stride_one_as_conv(w, g, ic, oc) {
+            return conv_raw(x, &flipped.0, bias, flipped.1, kernel);
+        }
         return transposed_by_fold(x, w, bias, g, (out_h, out_w), kernel);
     }
     let out = Tensor::uninit(x.gpu(), &[batch, oc, out_h, out_w]);
@@ -245,6 +248,38 @@ fn transposed_raw(
         }
     }
     out
+}
+
+/// A transposed convolution of stride 1 is the convolution with the kernel turned half a
+/// turn, its in and out channels swapped and padding k - 1 - p: (w' [OC, IC, kh, kw], its
+/// geometry), where that convolution beats the product and fold. With few input channels the
+/// fold's product has a short sum (K = IC) and writes kh kw values per output: `conv_lab`
+/// measured t:192,8,32,3,1 at 60 ms by the fold against 21 ms as a convolution, and 16 or 32
+/// input channels at 2.3x and 1.5x; with 64 inputs to 1 output the fold ran 4x faster.
+fn stride_one_as_conv(
+    w: &Tensor,
+    g: ConvGeometry,
+    ic: usize,
+    oc: usize,
+) -> Option<(Tensor, ConvGeometry)> {
+    let [_, _, kh, kw] = *w.dims() else {
+        return None;
+    };
+    let fits = g.stride == 1 && g.dilation == 1 && kh == kw && g.padding < kh;
+    if !fits || ic > 16 * oc {
+        return None;
+    }
+    let taps = kh * kw;
+    let reversed: Vec<usize> = (0..taps).rev().collect();
+    let flipped = w
+        .detach()
+        .reshape(&[ic * oc, taps])
+        .transpose(0, 1)
+        .gather_rows(&reversed)
+        .transpose(0, 1)
+        .reshape(&[ic, oc, kh, kw])
+        .permute(&[1, 0, 2, 3]);
+    Some((flipped, ConvGeometry::new(1, kh - 1 - g.padding)))
 }
 
 /// `transposed_raw` for few output channels (dilation 1): cols [B, OC kh kw, H W] = w^T x[b]
