@@ -136,9 +136,18 @@ fn train_resume_sample_interpolate_and_hybrid() {
     }
     assert_eq!(metrics_steps(&run), [4, 8]);
 
+    // The run as the exploring commands name it, its folder under runs/, is the same run.
     succeeds(
         &dir,
-        &["train", "glo", "--run", "tiny", "--resume", "--steps", "12"],
+        &[
+            "train",
+            "glo",
+            "--run",
+            "runs/tiny",
+            "--resume",
+            "--steps",
+            "12",
+        ],
     );
     assert_eq!(metrics_steps(&run), [4, 8, 12]);
     explore_every_way(&dir, "tiny", "1500");

@@ -120,6 +120,15 @@ pub enum Opening {
     },
 }
 
+/// `--run` as a name under `runs`: the exploring commands take a run as its folder
+/// (`runs/NAME`), so a name given that way means the same run, not `runs/runs/NAME`.
+fn name_under<'a>(runs: &Path, name: &'a str) -> &'a Path {
+    match Path::new(name).strip_prefix(runs) {
+        Ok(rest) if !rest.as_os_str().is_empty() => rest,
+        _ => Path::new(name),
+    }
+}
+
 impl RunFolder {
     pub fn new(dir: impl Into<PathBuf>) -> RunFolder {
         RunFolder { dir: dir.into() }
@@ -152,7 +161,7 @@ impl RunFolder {
         resume: bool,
     ) -> Result<(RunFolder, Opening)> {
         let folder = match name {
-            Some(n) => RunFolder::new(runs.join(n)),
+            Some(n) => RunFolder::new(runs.join(name_under(runs, n))),
             None if resume => RunFolder::new(runs.join(kind)),
             None => (1..)
                 .map(|i| match i {

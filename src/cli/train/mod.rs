@@ -82,8 +82,9 @@ pub fn run(
 pub struct RunArgs {
     #[command(flatten)]
     pub selection: DataSelection,
-    /// Run name: the folder under --runs [default: the model's name (glo, vae), or NAME-2,
-    /// NAME-3, ... when taken].
+    /// Run name: the folder under --runs (given as runs/NAME, as the exploring commands take
+    /// it, the same run) [default: the model's name (glo, vae), or NAME-2, NAME-3, ... when
+    /// taken].
     #[arg(long)]
     pub run: Option<String>,
     /// Folder that holds the runs.
