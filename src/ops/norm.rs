@@ -96,27 +96,50 @@ impl Launch {
         Grid([if self.columns { c.div_ceil(64) } else { c } as u32, 1, 1])
     }
 
-    /// The entry point to run for one of the four kernels, and the binding numbers of x, dy
+    /// The entry point to run for one of the four passes, and the binding numbers of x, dy
     /// and out in it.
-    fn entry(&self, entry: &'static str) -> (&'static str, [u32; 3]) {
+    fn entry(&self, pass: Pass) -> (&'static str, [u32; 3]) {
         const SCALAR: [u32; 3] = [1, 6, 11];
-        let reduction = matches!(entry, "batch_stats" | "batch_norm_sums");
-        if self.columns && reduction {
-            return match entry {
-                "batch_stats" => ("batch_stats_columns", SCALAR),
-                _ => ("batch_norm_sums_columns", SCALAR),
-            };
+        let (scalar, wide, columns) = pass.entries();
+        let reduction = columns.is_some();
+        if let Some(columns) = columns.filter(|_| self.columns) {
+            return (columns, SCALAR);
         }
-        if !(self.wide || self.straddle && !reduction) {
-            return (entry, SCALAR);
+        if self.wide || self.straddle && !reduction {
+            (wide, [12, 13, 14])
+        } else {
+            (scalar, SCALAR)
         }
-        let wide_entry = match entry {
-            "batch_stats" => "batch_stats_wide",
-            "batch_norm_sums" => "batch_norm_sums_wide",
-            "batch_normalize" => "batch_normalize_wide",
-            _ => "batch_norm_input_grad_wide",
-        };
-        (wide_entry, [12, 13, 14])
+    }
+}
+
+/// The four passes of shaders/norm.wgsl.
+#[derive(Clone, Copy)]
+enum Pass {
+    Stats,
+    Sums,
+    Normalize,
+    InputGrad,
+}
+
+impl Pass {
+    /// Its entry points: per value, four values per access, and for the reductions a thread
+    /// per channel.
+    fn entries(self) -> (&'static str, &'static str, Option<&'static str>) {
+        match self {
+            Pass::Stats => (
+                "batch_stats",
+                "batch_stats_wide",
+                Some("batch_stats_columns"),
+            ),
+            Pass::Sums => (
+                "batch_norm_sums",
+                "batch_norm_sums_wide",
+                Some("batch_norm_sums_columns"),
+            ),
+            Pass::Normalize => ("batch_normalize", "batch_normalize_wide", None),
+            Pass::InputGrad => ("batch_norm_input_grad", "batch_norm_input_grad_wide", None),
+        }
     }
 }
 
@@ -182,7 +205,7 @@ impl Tensor {
                 "batch norm in training mode needs more than one value per channel"
             );
             let (mean, var) = (Tensor::uninit(gpu, &[c]), Tensor::uninit(gpu, &[c]));
-            let (entry, [x_at, ..]) = launch.entry("batch_stats");
+            let (entry, [x_at, ..]) = launch.entry(Pass::Stats);
             gpu.dispatch_by_binding(
                 // A sum and a sum of squares per value; the running averages are per channel.
                 &Kernel::new(&NORM, entry)
@@ -206,7 +229,7 @@ impl Tensor {
             (running.mean.detach(), running.var.detach())
         };
         let out = Tensor::uninit(gpu, self.dims());
-        let (entry, [x_at, _, out_at]) = launch.entry("batch_normalize");
+        let (entry, [x_at, _, out_at]) = launch.entry(Pass::Normalize);
         gpu.dispatch_by_binding(
             &Kernel::new(&NORM, entry)
                 .with(&launch.per_element)
@@ -238,7 +261,7 @@ impl Tensor {
                 (10, sum_dy_xhat.buffer()),
                 (15, packed.buffer()),
             ];
-            let (entry, [x_at, dy_at, _]) = launch.entry("batch_norm_sums");
+            let (entry, [x_at, dy_at, _]) = launch.entry(Pass::Sums);
             gpu.dispatch_by_binding(
                 &Kernel::new(&NORM, entry)
                     .with(&group)
@@ -254,7 +277,7 @@ impl Tensor {
             let dx = needs[0].then(|| {
                 if training {
                     let dx = Tensor::uninit(gpu, x.dims());
-                    let (entry, [x_at, dy_at, out_at]) = launch.entry("batch_norm_input_grad");
+                    let (entry, [x_at, dy_at, out_at]) = launch.entry(Pass::InputGrad);
                     gpu.dispatch_by_binding(
                         &Kernel::new(&NORM, entry)
                             .with(&launch.per_element)
