@@ -281,6 +281,11 @@ fn the_discriminator_updates_only_inside_the_seeds_thresholds() {
             .map(|(_, p)| p.to_vec())
             .collect();
         let scalars = model.fit_batch(&digits);
+        assert_eq!(
+            pegasus::autograd::len(),
+            0,
+            "a step leaves nothing on the tape, whether the discriminator updates or not"
+        );
         let after: Vec<Vec<f32>> = model
             .discriminator
             .parameters()

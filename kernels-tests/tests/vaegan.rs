@@ -85,6 +85,11 @@ fn each_optimiser_gets_the_gradient_of_its_own_objective_only() {
     let eps = inputs.tensor(&[3, 3], -1.5, 1.5).0;
     let z_prior = inputs.tensor(&[3, 3], -1.5, 1.5).0;
     let step = vg.gradients(&x, &eps, &z_prior);
+    assert_eq!(
+        pegasus::autograd::len(),
+        0,
+        "a step's gradients leave nothing on the tape"
+    );
     // The three objectives at the current weights.
     let objectives = || {
         let o = vg.objectives(&x, &eps, &z_prior);

@@ -471,7 +471,7 @@ impl Cppn {
         for _ in 0..c.g_steps {
             let (objective, fooled) = self.generator_objective(&x);
             self.opt_g.step(&objective.backward());
-            vae_loss = Some(objective.sub(&fooled).detach());
+            vae_loss = Some(objective.detach().sub(&fooled.detach()));
             g_loss = Some(fooled.detach());
         }
         let judged = self.judge(&x);
@@ -481,6 +481,9 @@ impl Cppn {
         if self.discriminator_may_update(g_value, judged.loss.item()) {
             self.opt_d.step(&judged.loss.backward());
             self.discriminator_updates += 1;
+        } else {
+            // The judgement's records would hold its activations until the next backward.
+            crate::autograd::clear();
         }
         self.step += 1;
         let zero = || Tensor::scalar(x.gpu(), 0.0);

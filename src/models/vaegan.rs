@@ -324,11 +324,20 @@ pub struct StepGradients {
     pub fake_cost: Tensor,
 }
 
-/// The three objectives at the current weights for a batch, with the step's noise.
+/// The three objectives at the current weights for a batch, with the step's noise, and the
+/// terms they are made of.
 pub struct Objectives {
     pub encoder: Tensor,
     pub decoder: Tensor,
     pub discriminator: Tensor,
+    /// KL (raw, nats), L_llike and the decoder's GAN loss.
+    kl: Tensor,
+    llike: Tensor,
+    g_loss: Tensor,
+    /// The discriminator's BCE on real images, reconstructions and prior samples.
+    costs: [Tensor; 3],
+    /// Its logits for the three.
+    logits: Vec<Tensor>,
 }
 
 pub struct VaeGan {
@@ -409,8 +418,8 @@ impl VaeGan {
         (mu, logvar, z)
     }
 
-    /// The three objectives at the current weights, each on the tape (for finite-difference
-    /// checks; training takes their gradients through [`VaeGan::gradients`]).
+    /// The three objectives at the current weights, each on the tape, from one forward pass
+    /// that judges real images, reconstructions and prior samples in one batch.
     pub fn objectives(&self, x: &Tensor, eps: &Tensor, z_prior: &Tensor) -> Objectives {
         let (mu, logvar, z) = self.posterior(x, eps);
         let recon = self.decoder.forward(&z);
@@ -419,34 +428,28 @@ impl VaeGan {
         let llike = loss::mse(&features[1], &features[0]);
         let kl = loss::kl_divergence(&mu, &logvar, 1.0);
         let g_loss = bce_all(&logits[1], true).add(&bce_all(&logits[2], true));
-        let d_loss = bce_all(&logits[0], true)
-            .add(&bce_all(&logits[1], false))
-            .add(&bce_all(&logits[2], false));
+        let costs = [
+            bce_all(&logits[0], true),
+            bce_all(&logits[1], false),
+            bce_all(&logits[2], false),
+        ];
         let pixel = self.pixel_term(&recon, x);
         Objectives {
             encoder: pixel(kl.scale(self.kl_weight()).add(&llike)),
             decoder: pixel(llike.scale(self.config.gamma).add(&g_loss)),
-            discriminator: d_loss,
+            discriminator: costs[0].add(&costs[1]).add(&costs[2]),
+            kl,
+            llike,
+            g_loss,
+            costs,
+            logits,
         }
     }
 
-    /// Each network's gradient of its own objective, from one forward pass (see the module
-    /// notes) that judges real images, reconstructions and prior samples in one batch, as
-    /// [`VaeGan::objectives`] does.
+    /// Each network's gradient of its own objective, all from the one forward pass of
+    /// [`VaeGan::objectives`] (see the module notes).
     pub fn gradients(&self, x: &Tensor, eps: &Tensor, z_prior: &Tensor) -> StepGradients {
-        let (mu, logvar, z) = self.posterior(x, eps);
-        let recon = self.decoder.forward(&z);
-        let prior = self.decoder.forward(z_prior);
-        let (features, logits) = self.discriminator.judge(&[x, &recon, &prior], true);
-        let llike = loss::mse(&features[1], &features[0]);
-        let kl = loss::kl_divergence(&mu, &logvar, 1.0);
-        let g_loss = bce_all(&logits[1], true).add(&bce_all(&logits[2], true));
-        let real_cost = bce_all(&logits[0], true);
-        let (recon_cost, prior_cost) = (bce_all(&logits[1], false), bce_all(&logits[2], false));
-        let d_loss = real_cost.add(&recon_cost).add(&prior_cost);
-        let pixel = self.pixel_term(&recon, x);
-        let encoder_objective = pixel(kl.scale(self.kl_weight()).add(&llike));
-        let decoder_objective = pixel(llike.scale(self.config.gamma).add(&g_loss));
+        let o = self.objectives(x, eps, z_prior);
         let leaves = |params: Vec<(String, Tensor)>| -> Vec<Tensor> {
             params.into_iter().map(|(_, t)| t).collect()
         };
@@ -456,25 +459,28 @@ impl VaeGan {
             leaves(self.discriminator.parameters()),
         );
         let [encoder, decoder, discriminator] = crate::autograd::backward_each([
-            (&encoder_objective, &encoder_params),
-            (&decoder_objective, &decoder_params),
-            (&d_loss, &discriminator_params),
+            (&o.encoder, &encoder_params),
+            (&o.decoder, &decoder_params),
+            (&o.discriminator, &discriminator_params),
         ]);
+        let [real_cost, recon_cost, prior_cost] = &o.costs;
+        let logits = &o.logits;
         let mean_d = |logit: &Tensor| logit.detach().sigmoid().mean();
         StepGradients {
             encoder,
             decoder,
             discriminator,
             scalars: vec![
-                ("kl", kl.detach()),
-                ("llike", llike.detach()),
-                ("g_loss", g_loss.detach()),
-                ("d_loss", d_loss.detach()),
+                ("kl", o.kl.detach()),
+                ("llike", o.llike.detach()),
+                ("g_loss", o.g_loss.detach()),
+                ("d_loss", o.discriminator.detach()),
                 ("d_real", mean_d(&logits[0])),
                 ("d_recon", mean_d(&logits[1])),
                 ("d_prior", mean_d(&logits[2])),
             ],
-            fake_cost: recon_cost.add(&prior_cost).scale(0.5).detach(),
+            // Detached first: the tape is spent, and this sum must not start a new one.
+            fake_cost: recon_cost.detach().add(&prior_cost.detach()).scale(0.5),
             real_cost: real_cost.detach(),
         }
     }
