@@ -1,6 +1,6 @@
 //! Permute and transpose against index arithmetic in f64.
 
-use kernels_tests::{Inputs, assert_close, to_f64};
+use kernels_tests::{Inputs, assert_close, broadcast_index, to_f64};
 
 fn permutations(n: usize) -> Vec<Vec<usize>> {
     if n == 0 {
@@ -41,7 +41,14 @@ fn reference(host: &[f32], dims: &[usize], axes: &[usize]) -> Vec<f64> {
 #[test]
 fn every_permutation_of_two_three_and_four_axes() {
     let mut inputs = Inputs::new(50);
-    for dims in [vec![5usize, 3], vec![2, 7, 3], vec![3, 5, 2, 7]] {
+    // [3, 4, 2, 8]: outputs whose last axis is 4 or 8 long take the four-wide gather, reading
+    // the source four at a time when that axis is the source's last, else one by one.
+    for dims in [
+        vec![5usize, 3],
+        vec![2, 7, 3],
+        vec![3, 5, 2, 7],
+        vec![3, 4, 2, 8],
+    ] {
         let (x, host) = inputs.tensor(&dims, -1.0, 1.0);
         for axes in permutations(dims.len()) {
             let got = x.permute(&axes);
@@ -55,6 +62,36 @@ fn every_permutation_of_two_three_and_four_axes() {
                 0.0,
             );
         }
+    }
+}
+
+/// Broadcasting by `expand`, including each read of the four-wide gather: the last axis
+/// broadcast (one value for four outputs), contiguous, and an odd last axis (scalar gather).
+#[test]
+fn expand_repeats_size_one_axes() {
+    let mut inputs = Inputs::new(54);
+    let cases: [(&[usize], &[usize]); 5] = [
+        (&[1], &[2, 3, 8]),
+        (&[3, 1], &[5, 3, 12]),
+        (&[1, 3, 4], &[5, 3, 4]),
+        (&[2, 1, 8], &[2, 3, 8]),
+        (&[2, 1, 3], &[2, 5, 3]),
+    ];
+    for (small, out) in cases {
+        let (x, host) = inputs.tensor(small, -1.0, 1.0);
+        let got = x.expand(out);
+        assert_eq!(got.dims(), out);
+        let n = out.iter().product();
+        let want: Vec<f64> = (0..n)
+            .map(|i| f64::from(host[broadcast_index(out, small, i)]))
+            .collect();
+        assert_close(
+            &format!("expand {small:?} to {out:?}"),
+            &got.to_vec(),
+            &want,
+            0.0,
+            0.0,
+        );
     }
 }
 

@@ -89,12 +89,33 @@ impl Tensor {
             src_stride[3],
         ];
         let gpu = self.gpu();
-        gpu.dispatch(
-            &Kernel::new(&LAYOUT, "gather").doing(0, 2 * n),
-            &[self.buffer(), out.buffer()],
-            &params,
-            gpu.linear_grid((n as u64).div_ceil(256)),
-        );
+        let kernel = Kernel::new(&LAYOUT, "gather").doing(0, 2 * n);
+        if out_dims[MAX_RANK - 1].is_multiple_of(4) {
+            // SOURCE_RUN of shaders/layout.wgsl, gather_wide.
+            let source_run = match src_stride {
+                [.., 0] => 0,
+                [a, b, c, 1] if [a, b, c].iter().all(|s| s.is_multiple_of(4)) => 2,
+                _ => 1,
+            };
+            let (x, y) = (self.buffer(), out.buffer());
+            gpu.dispatch_by_binding(
+                &Kernel {
+                    entry: "gather_wide",
+                    ..kernel
+                }
+                .with(&[("SOURCE_RUN", f64::from(source_run))]),
+                &[(1, x), (3, x), (4, y)],
+                &params,
+                gpu.linear_grid((n as u64 / 4).div_ceil(256)),
+            );
+        } else {
+            gpu.dispatch(
+                &kernel,
+                &[self.buffer(), out.buffer()],
+                &params,
+                gpu.linear_grid((n as u64).div_ceil(256)),
+            );
+        }
         out
     }
 
