@@ -189,6 +189,121 @@ fn store(rc: vec4i, cc: vec4i, row: u32, col: u32, value: f32) {
     }
 }
 
+// gemm_big_blocks: a matmul (MODE 0) whose operands both read four values per load (A_WIDE 1,
+//   B_WIDE 2) with K % 8 == 0, big enough for blocks of 128 rows x 16 LANES columns. The
+//   scheme of gemm_lanes with twice its reuse: 128 rows as four arrays of 32 (each with its
+//   own row loop, which the driver unrolls), four quads of adjacent columns per lane and 8 k
+//   per step, so each load feeds twice the multiply-adds of a 64-row block and each
+//   accumulator is loaded and stored once per 8 k. On llvmpipe the loads, not the arithmetic,
+//   set a matmul's speed (kernels-tests/lab/README.md, "Bigger blocks").
+//   Grid: (ceil(N / (16 LANES)), ceil(M / 128), batch).
+const BIG_QUADS: u32 = 4u;
+const BIG_K: u32 = 8u;
+const BIG_ARRAY_ROWS: u32 = 32u;
+alias BigBlock = array<array<vec4f, BIG_QUADS>, BIG_ARRAY_ROWS>;
+// held[g]: k0 .. k0 + 7 of this lane's row in group g of an array's rows.
+alias BigHeld = array<array<vec4f, 2>, 8>;
+alias BigColumns = array<array<vec4f, BIG_K>, BIG_QUADS>;
+
+fn big_held(rows: array<i32, 8>, k0: u32) -> BigHeld {
+    var held: BigHeld;
+    for (var g = 0u; g < BIG_ARRAY_ROWS / LANES; g++) {
+        held[g][0] = a4[(rows[g] + i32(k0)) / 4];
+        held[g][1] = a4[(rows[g] + i32(k0)) / 4 + 1];
+    }
+    return held;
+}
+
+// One step's multiply-adds for one array of 32 rows, summed in a local per quad so each
+// accumulator is read and written once per step.
+fn big_update(acc: ptr<function, BigBlock>, held: ptr<function, BigHeld>,
+              bv: ptr<function, BigColumns>) {
+    for (var i = 0u; i < BIG_ARRAY_ROWS; i++) {
+        let lo = subgroupShuffle((*held)[i / LANES][0], i % LANES);
+        let hi = subgroupShuffle((*held)[i / LANES][1], i % LANES);
+        for (var j = 0u; j < BIG_QUADS; j++) {
+            var sum = (*acc)[i][j];
+            sum = fma(vec4f(lo.x), (*bv)[j][0], sum);
+            sum = fma(vec4f(lo.y), (*bv)[j][1], sum);
+            sum = fma(vec4f(lo.z), (*bv)[j][2], sum);
+            sum = fma(vec4f(lo.w), (*bv)[j][3], sum);
+            sum = fma(vec4f(hi.x), (*bv)[j][4], sum);
+            sum = fma(vec4f(hi.y), (*bv)[j][5], sum);
+            sum = fma(vec4f(hi.z), (*bv)[j][6], sum);
+            sum = fma(vec4f(hi.w), (*bv)[j][7], sum);
+            (*acc)[i][j] = sum;
+        }
+    }
+}
+
+fn big_store(z: u32, row0: u32, col0: u32, lane: u32, acc: ptr<function, BigBlock>) {
+    for (var i = 0u; i < BIG_ARRAY_ROWS; i++) {
+        let row = row0 + i;
+        if row < p.m {
+            let rc = row_context(z, row);
+            for (var j = 0u; j < BIG_QUADS; j++) {
+                let first = col0 + 4u * (LANES * j + lane);
+                let v = (*acc)[i][j];
+                store(rc, col_context(z, first), row, first, v.x);
+                store(rc, col_context(z, first + 1u), row, first + 1u, v.y);
+                store(rc, col_context(z, first + 2u), row, first + 2u, v.z);
+                store(rc, col_context(z, first + 3u), row, first + 3u, v.w);
+            }
+        }
+    }
+}
+
+// This lane's row offsets in A for each group of LANES rows of the array from first on.
+fn big_rows(z: u32, first: u32, lane: u32) -> array<i32, 8> {
+    var rows: array<i32, 8>;
+    for (var g = 0u; g < BIG_ARRAY_ROWS / LANES; g++) {
+        rows[g] = row_context(z, min(first + LANES * g + lane, p.m - 1u)).x;
+    }
+    return rows;
+}
+
+@compute @workgroup_size(LANES)
+fn gemm_big_blocks(@builtin(workgroup_id) wid: vec3u,
+                   @builtin(local_invocation_index) lane: u32) {
+    let row0 = wid.y * 4u * BIG_ARRAY_ROWS;
+    let col0 = wid.x * 4u * BIG_QUADS * LANES;
+    let z = wid.z;
+    let rows0 = big_rows(z, row0, lane);
+    let rows1 = big_rows(z, row0 + BIG_ARRAY_ROWS, lane);
+    let rows2 = big_rows(z, row0 + 2u * BIG_ARRAY_ROWS, lane);
+    let rows3 = big_rows(z, row0 + 3u * BIG_ARRAY_ROWS, lane);
+    // Offset in B of each quad's first column, clamped so a quad past N reads inside B.
+    var quads: array<i32, BIG_QUADS>;
+    for (var j = 0u; j < BIG_QUADS; j++) {
+        quads[j] = col_context(z, min(col0 + 4u * (LANES * j + lane), p.n - 4u)).x;
+    }
+    var acc0: BigBlock;
+    var acc1: BigBlock;
+    var acc2: BigBlock;
+    var acc3: BigBlock;
+    for (var k0 = 0u; k0 < p.k; k0 += BIG_K) {
+        var bv: BigColumns;
+        for (var u = 0u; u < BIG_K; u++) {
+            let along = i32((k0 + u) * p.n);
+            for (var j = 0u; j < BIG_QUADS; j++) {
+                bv[j][u] = b4[(quads[j] + along) / 4];
+            }
+        }
+        var held = big_held(rows0, k0);
+        big_update(&acc0, &held, &bv);
+        held = big_held(rows1, k0);
+        big_update(&acc1, &held, &bv);
+        held = big_held(rows2, k0);
+        big_update(&acc2, &held, &bv);
+        held = big_held(rows3, k0);
+        big_update(&acc3, &held, &bv);
+    }
+    big_store(z, row0, col0, lane, &acc0);
+    big_store(z, row0 + BIG_ARRAY_ROWS, col0, lane, &acc1);
+    big_store(z, row0 + 2u * BIG_ARRAY_ROWS, col0, lane, &acc2);
+    big_store(z, row0 + 3u * BIG_ARRAY_ROWS, col0, lane, &acc3);
+}
+
 // gemm_window_rows: MODE 1 or 2 where a window row's taps read neighbouring image values. K
 //   runs over window rows of TAPS taps (MODE 1: (ci, ky) with kx inside; MODE 2: (ic, ty) with
 //   tx inside). Lane l holds quads of four adjacent columns of one output row (the host pads

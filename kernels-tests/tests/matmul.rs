@@ -87,6 +87,10 @@ fn awkward_shapes_and_transposes() {
         // inside M, and wholly outside it
         (101, 260, 24),
         (80, 264, 12),
+        // Blocks of 128 rows x 128 columns, 8 k per step (gemm_big_blocks, no transposes):
+        // the last row block's arrays partly and wholly outside M, the last column block's
+        // quads partly and wholly outside N
+        (300, 516, 40),
     ];
     for kernel in GemmKernel::available(&gpu()) {
         for (s, &mnk) in shapes.iter().enumerate() {
@@ -105,6 +109,8 @@ fn batches_and_broadcast_operands() {
         check(kernel, (1, 5), (31, 6, 11), true, false, 23);
         check(kernel, (3, 3), (13, 20, 8), false, false, 24);
         check(kernel, (2, 1), (13, 36, 12), false, true, 25);
+        // gemm_big_blocks over a batch with A broadcast.
+        check(kernel, (1, 2), (130, 132, 24), false, false, 26);
     }
 }
 

@@ -101,9 +101,13 @@ pub(crate) enum BiasAlong {
     Columns = 2,
 }
 
-/// Blocks a dispatch must keep to take 64-row blocks: enough for every core of a software
-/// rasteriser to get several, so the last ones do not leave cores idle.
-const MIN_BLOCKS_FOR_64_ROWS: usize = 8;
+/// Blocks a dispatch must keep to take blocks of 64 rows or more: enough for every core of a
+/// software rasteriser to get several, so the last ones do not leave cores idle.
+const MIN_BLOCKS_FOR_TALL_BLOCKS: usize = 8;
+
+/// gemm_big_blocks' block: 128 rows by 16 columns per lane (four quads).
+const BIG_BLOCK_ROWS: usize = 128;
+const BIG_BLOCK_COLUMNS_PER_LANE: usize = 16;
 
 /// Array sizes of gemm_window_rows.
 const MAX_TAPS: u32 = 8;
@@ -187,6 +191,29 @@ impl Gemm<'_> {
                     )
                 });
                 let lanes = lanes as usize;
+                if self.fits_big_blocks(lanes) {
+                    constants.push(("LANES", lanes as f64));
+                    let grid = Grid([
+                        n.div_ceil(BIG_BLOCK_COLUMNS_PER_LANE * lanes) as u32,
+                        m.div_ceil(BIG_BLOCK_ROWS) as u32,
+                        self.batch as u32,
+                    ]);
+                    let kernel = Kernel::new(&GEMM_LANES, "gemm_big_blocks")
+                        .with(&constants)
+                        .tagged(self.tag())
+                        .doing(flops, floats);
+                    let words: &[u32] = bytemuck::cast_slice(std::slice::from_ref(p));
+                    // It reads A and B only as vec4s (bindings 5 and 6).
+                    let [_, _, bias, c] = storage;
+                    let bound = [
+                        (3, bias),
+                        (4, c),
+                        (5, self.a.buffer()),
+                        (6, self.b.buffer()),
+                    ];
+                    gpu.dispatch_by_binding(&kernel, &bound, words, grid);
+                    return;
+                }
                 // One quad of columns per lane where two would mostly cover nothing.
                 let quads: u32 = if n <= 4 * lanes { 1 } else { 2 };
                 // Rows per block: 4 or 8 for narrow M, else the full 32 even where M needs
@@ -203,7 +230,7 @@ impl Gemm<'_> {
                     _ if m > 32
                         && quads == 2
                         && 64 <= 8 * lanes
-                        && m.div_ceil(64) * column_blocks >= MIN_BLOCKS_FOR_64_ROWS =>
+                        && m.div_ceil(64) * column_blocks >= MIN_BLOCKS_FOR_TALL_BLOCKS =>
                     {
                         64
                     }
@@ -300,6 +327,23 @@ impl Gemm<'_> {
                 );
             }
         }
+    }
+
+    /// Whether gemm_big_blocks takes this product: a matmul reading both operands four values
+    /// at a time, K a multiple of its 8 k per step, M past one 64-row block and enough
+    /// 128-row blocks to keep every core busy.
+    fn fits_big_blocks(&self, lanes: usize) -> bool {
+        let p = &self.params;
+        let (m, n) = (p.m as usize, p.n as usize);
+        matches!(self.mode, Mode::Matmul { .. })
+            && self.wide_reads() == (1, 2)
+            && p.k.is_multiple_of(8)
+            && m > 64
+            && (4..=32).contains(&lanes)
+            && m.div_ceil(BIG_BLOCK_ROWS)
+                * n.div_ceil(BIG_BLOCK_COLUMNS_PER_LANE * lanes)
+                * self.batch
+                >= MIN_BLOCKS_FOR_TALL_BLOCKS
     }
 
     /// A_WIDE and B_WIDE of shaders/gemm_lanes.wgsl: which operands can be read four values
