@@ -1357,6 +1357,62 @@ fn profile_row(stderr: &str, kernels: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The per-layer table of a profiled GLO run: each layer's time lands in the phases its
+/// kernels belong to, and the layers account for all of the kernels' time.
+fn check_layer_table(stderr: &str) {
+    let table: Vec<&str> = stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("GPU time per layer and phase"))
+        .skip(2)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    // The phase columns: forward, input grad, weight grad, optimiser; then total.
+    let phases = |layer: &str| -> [f64; 5] {
+        let line = table
+            .iter()
+            .find(|l| l.starts_with(layer))
+            .unwrap_or_else(|| panic!("no layer {layer:?} in:\n{stderr}"));
+        let cells: Vec<f64> = line[layer.len()..]
+            .split_whitespace()
+            .skip(1)
+            .take(5)
+            .map(|c| c.parse().unwrap())
+            .collect();
+        cells.try_into().unwrap()
+    };
+    let [forward, input, weight, update, _] = phases("generator/3 ConvTranspose2d");
+    assert!(
+        forward > 0.0 && input > 0.0 && weight > 0.0 && update > 0.0,
+        "a hidden transposed convolution runs in every phase:\n{stderr}"
+    );
+    let [forward, input, weight, update, _] = phases("loss laplacian_l1");
+    assert!(
+        forward > 0.0 && input > 0.0 && weight == 0.0 && update == 0.0,
+        "the loss has no parameters:\n{stderr}"
+    );
+    let [forward, input, weight, update, _] = phases("latents");
+    assert!(
+        forward == 0.0 && input == 0.0 && weight == 0.0 && update > 0.0,
+        "the latent table is only updated:\n{stderr}"
+    );
+    let layers: f64 = table
+        .iter()
+        .map(|l| {
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            cells[cells.len() - 4].parse::<f64>().unwrap()
+        })
+        .sum();
+    let kernels: f64 = stderr
+        .lines()
+        .find(|l| l.starts_with("all "))
+        .and_then(|l| l.split_whitespace().nth(2)?.parse().ok())
+        .unwrap();
+    assert!(
+        (layers - kernels).abs() <= 0.001 * table.len() as f64 + 1e-3 * kernels,
+        "layers sum to {layers} ms, kernels to {kernels} ms:\n{stderr}"
+    );
+}
+
 #[test]
 fn profile_reports_rates_against_measured_peaks_and_writes_a_trace() {
     let dir = scratch("profile");
@@ -1421,6 +1477,12 @@ fn profile_reports_rates_against_measured_peaks_and_writes_a_trace() {
             .iter()
             .all(|e| e["dur"].as_f64().unwrap() >= 0.0 && e["ts"].is_number())
     );
+    assert!(
+        dispatches
+            .iter()
+            .all(|e| e["args"]["layer"].is_string() && e["args"]["phase"] == "forward"),
+        "a bare matmul is a forward dispatch outside any layer"
+    );
 
     let trained = pegasus(
         &dir,
@@ -1437,6 +1499,7 @@ fn profile_reports_rates_against_measured_peaks_and_writes_a_trace() {
         stderr.contains("per training step (mean of 4") && stderr.contains("queue submissions"),
         "{stderr}"
     );
+    check_layer_table(&stderr);
     let said = refused(&dir, &["profile", "--", "profile", "--", "devices"]);
     assert!(said.contains("not itself"), "{said}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -13,8 +13,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::gpu::scope::{self, LayerPath, Phase};
 use crate::tensor::Tensor;
 
 /// Identifies a tracked tensor (and its clones) on the tape.
@@ -28,6 +30,8 @@ struct Record {
     inputs: Vec<Option<TensorId>>,
     output: TensorId,
     backward: Backward,
+    /// The layer the op ran in, which its backward is charged to in the profiler.
+    layer: LayerPath,
 }
 
 thread_local! {
@@ -75,6 +79,7 @@ pub(crate) fn record(inputs: &[&Tensor], output: Tensor, backward: Backward) -> 
         inputs: inputs.iter().map(|t| t.id()).collect(),
         output: id,
         backward,
+        layer: scope::current().0,
     };
     TAPE.with(|t| t.borrow_mut().push(record));
     output.with_id(Some(id))
@@ -99,6 +104,8 @@ pub(crate) fn record_layer(
 #[derive(Default)]
 pub struct Grads {
     map: HashMap<TensorId, Tensor>,
+    /// The layer each leaf's gradient came from, so the profiler can charge its update there.
+    layers: HashMap<TensorId, Arc<str>>,
 }
 
 impl Grads {
@@ -109,6 +116,11 @@ impl Grads {
 
     pub fn remove(&mut self, t: &Tensor) -> Option<Tensor> {
         self.map.remove(&t.id()?)
+    }
+
+    /// The layer whose op produced the gradient of the leaf `t` (the last, when several).
+    pub fn layer(&self, t: &Tensor) -> LayerPath {
+        self.layers.get(&t.id()?).cloned()
     }
 
     pub fn insert(&mut self, t: &Tensor, grad: Tensor) {
@@ -195,11 +207,16 @@ pub fn backward_each<const N: usize>(objectives: [(&Tensor, &[Tensor]); N]) -> [
 /// Walks `records` in reverse, sending each objective's gradient to the inputs `needed`
 /// says it needs (by objective index and tensor id), and drops each record (and the
 /// activations it holds) once it has run.
+///
+/// Each backward runs in its record's layer. A backward whose needed inputs are all leaves
+/// (parameters) is a weight gradient; any other is an input gradient, within which the
+/// layer ops mark their parameter gradients themselves.
 fn propagate<const N: usize>(
     records: Vec<Record>,
     mut grads: [Grads; N],
     needed: impl Fn(usize, TensorId) -> bool,
 ) -> [Grads; N] {
+    let computed: HashSet<TensorId> = records.iter().map(|r| r.output).collect();
     no_grad(|| {
         for record in records.into_iter().rev() {
             for (i, objective) in grads.iter_mut().enumerate() {
@@ -212,9 +229,24 @@ fn propagate<const N: usize>(
                     .iter()
                     .map(|id| id.is_some_and(|id| needed(i, id)))
                     .collect();
-                let input_grads = (record.backward)(&g, &needs);
+                let only_leaves = record
+                    .inputs
+                    .iter()
+                    .zip(&needs)
+                    .all(|(id, need)| !need || id.is_some_and(|id| !computed.contains(&id)));
+                let phase = if only_leaves {
+                    Phase::WeightGradient
+                } else {
+                    Phase::InputGradient
+                };
+                let input_grads = scope::with_layer(record.layer.clone(), || {
+                    scope::in_phase(phase, || (record.backward)(&g, &needs))
+                });
                 for ((id, grad), need) in record.inputs.iter().zip(input_grads).zip(&needs) {
                     if let (Some(id), Some(grad), true) = (id, grad, need) {
+                        if let (false, Some(layer)) = (computed.contains(id), &record.layer) {
+                            objective.layers.insert(*id, layer.clone());
+                        }
                         objective.accumulate(*id, grad);
                     }
                 }

@@ -190,7 +190,6 @@ fn bench_train_step(
     steps: usize,
 ) -> anyhow::Result<()> {
     let peak_before = fma_peak(gpu);
-    gpu.reset_profile();
     let (what, batch, median, flops) = if model == "glo" {
         let (median, flops, batch) = glo_step_seconds(gpu, steps)?;
         (
@@ -234,9 +233,14 @@ fn bench_train_step(
     Ok(())
 }
 
-/// Median seconds of `step` (waited for) over `steps` runs after two warm-up runs.
-fn median_step(gpu: &Gpu, steps: usize, step: impl FnMut()) -> f64 {
-    timed_median(gpu, 2, |runs, _| runs >= steps, step)
+/// Median seconds of `step` (waited for) over `steps` runs after two warm-up runs. A
+/// profile covers the timed runs only, not the model's set-up or the warm-up.
+fn median_step(gpu: &Gpu, steps: usize, mut step: impl FnMut()) -> f64 {
+    for _ in 0..2 {
+        step();
+    }
+    gpu.reset_profile();
+    timed_median(gpu, 0, |runs, _| runs >= steps, step)
 }
 
 /// Median seconds of one step of the default GLO run (its batches, loss, both optimisers; no

@@ -197,15 +197,17 @@ fn open(choice: &AdapterChoice) -> anyhow::Result<Arc<Gpu>> {
     Ok(gpu)
 }
 
-/// With PEGASUS_PROFILE=1: the per-kernel table against this adapter's peaks (measured now,
+/// With PEGASUS_PROFILE=1: the per-kernel and per-layer tables against this adapter's peaks (measured now,
 /// after the rows are taken) and the trace file PEGASUS_TRACE names.
 fn print_profile(gpu: &Arc<Gpu>) -> anyhow::Result<()> {
     let Some((rows, how)) = gpu.profile_rows() else {
         return Ok(());
     };
+    let layers = gpu.profile_layers().unwrap_or_default();
     let trace = gpu.trace_json();
     let peaks = crate::ops::peak::measure(gpu);
     eprintln!("\n{}", crate::gpu::profile_table(how, &rows, peaks));
+    eprintln!("{}", crate::gpu::layer_table(&layers, peaks));
     if let (Some(json), Some(path)) = (trace, std::env::var_os("PEGASUS_TRACE")) {
         let path = std::path::Path::new(&path);
         crate::io::write_atomically(path, json.as_bytes())?;

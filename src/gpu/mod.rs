@@ -10,12 +10,13 @@ mod failure;
 mod pipelines;
 mod pool;
 mod profiler;
+pub mod scope;
 
 pub use adapter::{AdapterChoice, describe};
 pub(crate) use failure::fail;
 pub use failure::{GpuFailure, catching};
 pub use pipelines::{Bind, Kernel, Shader, Work, validate_wgsl};
-pub use profiler::{Peaks, ProfileRow, Traffic, table as profile_table};
+pub use profiler::{LayerRow, Peaks, ProfileRow, Traffic, layer_table, table as profile_table};
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,7 +25,7 @@ use crate::error::{Error, Result};
 use failure::Faults;
 use pipelines::PipelineCache;
 use pool::BufferPool;
-use profiler::Profiler;
+use profiler::{Launch, Profiler};
 
 /// Dispatches per submission: enough to keep the queue fed, few enough that a long chain of
 /// small ops does not hold many pooled buffers hostage in one unsubmitted command buffer.
@@ -441,19 +442,21 @@ impl Gpu {
         self.dispatches.fetch_add(1, Ordering::Relaxed);
         if timed {
             let has_timestamps = profiler.as_ref().unwrap().timestamps.is_some();
-            profiler
-                .as_mut()
-                .unwrap()
-                .pending
-                .push((pipeline.profile_name.clone(), kernel.work));
+            let (layer, phase) = scope::current();
+            profiler.as_mut().unwrap().pending.push(Launch {
+                name: pipeline.profile_name.clone(),
+                work: kernel.work,
+                layer,
+                phase,
+            });
             if !has_timestamps {
                 let start = std::time::Instant::now();
                 self.submit(&mut batch);
                 self.wait();
                 let p = batch.profiler.as_mut().unwrap();
-                let (name, work) = p.pending.pop().unwrap();
-                p.record(&name, work, start.elapsed().as_nanos() as f64);
-                p.span(&name, start, std::time::Instant::now(), true);
+                let launch = p.pending.pop().unwrap();
+                p.record(&launch, start.elapsed().as_nanos() as f64);
+                p.dispatch_span(&launch, start, std::time::Instant::now());
             }
         }
     }
@@ -612,6 +615,13 @@ impl Gpu {
         batch.profiler.as_ref().map(|p| (p.rows(), p.how()))
     }
 
+    /// The same time per layer and phase (see `scope`), or None when profiling is off.
+    pub fn profile_layers(&self) -> Option<Vec<LayerRow>> {
+        self.sync();
+        let batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+        batch.profiler.as_ref().map(Profiler::layer_rows)
+    }
+
     /// Every dispatch and host span so far as a Chrome trace-event document, when
     /// PEGASUS_TRACE asked for one.
     pub fn trace_json(&self) -> Option<String> {
@@ -638,7 +648,7 @@ impl Gpu {
     /// Notes a host-side span (a training step, a checkpoint) for the trace.
     pub fn host_span(&self, name: &str, start: std::time::Instant) {
         let end = std::time::Instant::now();
-        self.with_profiler(|p| p.span(name, start, end, false));
+        self.with_profiler(|p| p.span(name, start, end));
     }
 
     /// What the host has asked of the GPU since it opened.

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use super::pipelines::Work;
+use super::scope::{LayerPath, Phase};
 
 /// One kernel's totals.
 #[derive(Clone, Debug, Default)]
@@ -21,20 +22,48 @@ pub struct ProfileRow {
     pub bytes: f64,
 }
 
-/// A span for the trace: microseconds since the profiler started.
+/// One layer's GPU time and useful FLOPs in each phase (indexed as `Phase::ALL`).
+#[derive(Clone, Debug, Default)]
+pub struct LayerRow {
+    /// The layer path, or "(outside layers)" for work no network claimed (losses, data).
+    pub layer: String,
+    pub calls: u64,
+    pub seconds: [f64; 4],
+    pub flops: [f64; 4],
+}
+
+impl LayerRow {
+    pub fn total_seconds(&self) -> f64 {
+        self.seconds.iter().sum()
+    }
+}
+
+/// A dispatch whose time is not yet known: its kernel, declared work and where it came from.
+pub(crate) struct Launch {
+    pub(crate) name: String,
+    pub(crate) work: Work,
+    pub(crate) layer: LayerPath,
+    pub(crate) phase: Phase,
+}
+
+/// A span for the trace: microseconds since the profiler started. Dispatches carry their
+/// layer and phase.
 #[derive(Clone, Debug)]
 pub(crate) struct Span {
     pub(crate) name: String,
     pub(crate) start_us: f64,
     pub(crate) duration_us: f64,
-    pub(crate) on_gpu: bool,
+    pub(crate) dispatch: Option<(LayerPath, Phase)>,
 }
+
+const OUTSIDE_LAYERS: &str = "(outside layers)";
 
 pub(crate) struct Profiler {
     rows: HashMap<String, ProfileRow>,
+    layers: HashMap<LayerPath, LayerRow>,
     pub(crate) timestamps: Option<Timestamps>,
-    /// Kernel names and work of the dispatches whose timestamps are not yet read back.
-    pub(crate) pending: Vec<(String, Work)>,
+    /// The dispatches whose timestamps are not yet read back.
+    pub(crate) pending: Vec<Launch>,
     /// Every span, when a trace is wanted.
     pub(crate) spans: Option<Vec<Span>>,
     started: Instant,
@@ -80,6 +109,7 @@ impl Profiler {
         let tracing = std::env::var_os("PEGASUS_TRACE").is_some_and(|v| !v.is_empty());
         Profiler {
             rows: HashMap::new(),
+            layers: HashMap::new(),
             timestamps,
             pending: Vec::new(),
             spans: tracing.then(Vec::new),
@@ -90,6 +120,7 @@ impl Profiler {
 
     pub(crate) fn reset(&mut self) {
         self.rows.clear();
+        self.layers.clear();
         if let Some(spans) = &mut self.spans {
             spans.clear();
         }
@@ -99,15 +130,38 @@ impl Profiler {
         at.saturating_duration_since(self.started).as_secs_f64() * 1e6
     }
 
-    pub(crate) fn record(&mut self, name: &str, work: Work, ns: f64) {
-        let row = self.rows.entry(name.to_string()).or_default();
+    pub(crate) fn record(&mut self, launch: &Launch, ns: f64) {
+        let seconds = ns.max(0.0) * 1e-9;
+        let row = self.rows.entry(launch.name.clone()).or_default();
         row.calls += 1;
-        row.seconds += ns.max(0.0) * 1e-9;
-        row.flops += work.flops;
-        row.bytes += work.bytes;
+        row.seconds += seconds;
+        row.flops += launch.work.flops;
+        row.bytes += launch.work.bytes;
+        let layer = self.layers.entry(launch.layer.clone()).or_default();
+        let phase = launch.phase as usize;
+        layer.calls += 1;
+        layer.seconds[phase] += seconds;
+        layer.flops[phase] += launch.work.flops;
     }
 
-    pub(crate) fn span(&mut self, name: &str, start: Instant, end: Instant, on_gpu: bool) {
+    /// A host-side span.
+    pub(crate) fn span(&mut self, name: &str, start: Instant, end: Instant) {
+        self.push_span(name, start, end, None);
+    }
+
+    /// A dispatch timed on the host.
+    pub(crate) fn dispatch_span(&mut self, launch: &Launch, start: Instant, end: Instant) {
+        let at = Some((launch.layer.clone(), launch.phase));
+        self.push_span(&launch.name, start, end, at);
+    }
+
+    fn push_span(
+        &mut self,
+        name: &str,
+        start: Instant,
+        end: Instant,
+        dispatch: Option<(LayerPath, Phase)>,
+    ) {
         let start_us = self.since_start_us(start);
         let duration_us = self.since_start_us(end) - start_us;
         if let Some(spans) = &mut self.spans {
@@ -115,7 +169,7 @@ impl Profiler {
                 name: name.to_string(),
                 start_us,
                 duration_us,
-                on_gpu,
+                dispatch,
             });
         }
     }
@@ -146,16 +200,16 @@ impl Profiler {
         // GPU clock against the host's once, and every later span keeps its GPU spacing.
         let last_end_us = ticks[2 * launches.len() - 1] as f64 * period_us;
         let offset = *self.gpu_offset_us.get_or_insert(now_us - last_end_us);
-        for (i, (name, work)) in launches.iter().enumerate() {
+        for (i, launch) in launches.into_iter().enumerate() {
             let (start, end) = (ticks[2 * i], ticks[2 * i + 1]);
             let ns = end.saturating_sub(start) as f64 * period_ns;
-            self.record(name, *work, ns);
+            self.record(&launch, ns);
             if let Some(spans) = &mut self.spans {
                 spans.push(Span {
-                    name: name.clone(),
+                    name: launch.name,
                     start_us: start as f64 * period_us + offset,
                     duration_us: ns * 1e-3,
-                    on_gpu: true,
+                    dispatch: Some((launch.layer, launch.phase)),
                 });
             }
         }
@@ -171,6 +225,20 @@ impl Profiler {
             })
             .collect();
         rows.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        rows
+    }
+
+    /// Time per layer, the slowest first.
+    pub(crate) fn layer_rows(&self) -> Vec<LayerRow> {
+        let mut rows: Vec<LayerRow> = self
+            .layers
+            .iter()
+            .map(|(path, row)| LayerRow {
+                layer: path.as_deref().unwrap_or(OUTSIDE_LAYERS).to_string(),
+                ..row.clone()
+            })
+            .collect();
+        rows.sort_by(|a, b| b.total_seconds().total_cmp(&a.total_seconds()));
         rows
     }
 
@@ -192,15 +260,22 @@ impl Profiler {
                 "args": {"name": "host"}}),
         ];
         for span in spans {
-            events.push(serde_json::json!({
+            let mut event = serde_json::json!({
                 "name": span.name,
-                "cat": if span.on_gpu { "dispatch" } else { "host" },
+                "cat": if span.dispatch.is_some() { "dispatch" } else { "host" },
                 "ph": "X",
                 "ts": span.start_us,
                 "dur": span.duration_us,
-                "pid": if span.on_gpu { 1 } else { 2 },
+                "pid": if span.dispatch.is_some() { 1 } else { 2 },
                 "tid": 1,
-            }));
+            });
+            if let Some((layer, phase)) = &span.dispatch {
+                event["args"] = serde_json::json!({
+                    "layer": layer.as_deref().unwrap_or(OUTSIDE_LAYERS),
+                    "phase": phase.label(),
+                });
+            }
+            events.push(event);
         }
         Some(serde_json::json!({ "traceEvents": events, "displayTimeUnit": "ms" }).to_string())
     }
@@ -287,5 +362,39 @@ pub fn table(how: &str, rows: &[ProfileRow], peaks: Peaks) -> String {
         100.0 * flops / total.max(1e-12) / peaks.flops,
         100.0 * bytes / total.max(1e-12) / peaks.bytes,
     );
+    out
+}
+
+/// The per-layer table: each layer's GPU time split by phase, its share of the whole and its
+/// rate against the FMA peak.
+pub fn layer_table(rows: &[LayerRow], peaks: Peaks) -> String {
+    let total: f64 = rows.iter().map(LayerRow::total_seconds).sum();
+    let width = rows.iter().map(|r| r.layer.len()).max().unwrap_or(5).max(5);
+    let mut out = format!(
+        "GPU time per layer and phase (ms)\n{:<width$} {:>7}",
+        "layer", "calls"
+    );
+    for phase in Phase::ALL {
+        out += &format!(" {:>11}", phase.label());
+    }
+    out += &format!(
+        " {:>10} {:>6} {:>8} {:>6}\n",
+        "total", "share", "GFLOP/s", "%FMA"
+    );
+    for row in rows {
+        let seconds = row.total_seconds();
+        let rate = row.flops.iter().sum::<f64>() / seconds.max(1e-12);
+        out += &format!("{:<width$} {:>7}", row.layer, row.calls);
+        for s in row.seconds {
+            out += &format!(" {:>11.3}", s * 1e3);
+        }
+        out += &format!(
+            " {:>10.3} {:>5.1}% {:>8.2} {:>5.1}%\n",
+            seconds * 1e3,
+            100.0 * seconds / total.max(1e-12),
+            rate / 1e9,
+            100.0 * rate / peaks.flops,
+        );
+    }
     out
 }

@@ -9,6 +9,7 @@ use crate::autograd::no_grad;
 use crate::data::{Dataset, Split};
 use crate::error::Result;
 use crate::gpu::Gpu;
+use crate::gpu::scope::in_layer;
 use crate::io::image::Grid;
 use crate::latent::{Path as LatentPath, interpolate};
 use crate::models::{LatentModel, in_batches, interpolation_ends, psnr_db, spread};
@@ -28,9 +29,13 @@ pub struct GaussianEncoder {
 impl GaussianEncoder {
     /// (mu, logvar), each [B, nz].
     pub fn forward(&self, x: &Tensor) -> (Tensor, Tensor) {
-        let h = self.main.forward(x);
-        let h = h.reshape(&[h.dims()[0], h.numel() / h.dims()[0]]);
-        (self.fc_mu.forward(&h), self.fc_logvar.forward(&h))
+        in_layer("encoder", || {
+            let h = self.main.forward(x);
+            let h = h.reshape(&[h.dims()[0], h.numel() / h.dims()[0]]);
+            let mu = in_layer("fc_mu Linear", || self.fc_mu.forward(&h));
+            let logvar = in_layer("fc_logvar Linear", || self.fc_logvar.forward(&h));
+            (mu, logvar)
+        })
     }
 }
 

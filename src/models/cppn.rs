@@ -31,6 +31,7 @@ use crate::autograd::no_grad;
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::gpu::scope::in_layer;
 use crate::io::Checkpoint;
 use crate::models::autoencoder::{self, Autoencoder, GaussianEncoder};
 use crate::nn::{
@@ -181,21 +182,28 @@ impl CppnGenerator {
         let c = self.out.weight.dims()[0];
         // z's part is expanded (a copy) because broadcasting takes one contiguous run of
         // non-1 axes per operand: [B, 1, W] against [1, P, W] would need two.
-        let from_z = self
-            .z_in
-            .forward(&z.scale(self.scale))
-            .reshape(&[b, 1, w])
-            .expand(&[b, p, w]);
-        let from_xy = self.coord_in.forward(coords).reshape(&[1, p, w]);
-        let mut h = from_z.add(&from_xy).softplus().reshape(&[b * p, w]);
-        for layer in &self.hidden {
-            h = layer.forward(&h).tanh();
-        }
-        self.out
-            .forward(&h)
-            .reshape(&[b, p, c])
-            .permute(&[0, 2, 1])
-            .reshape(&[b, c, height, width])
+        in_layer("generator", || {
+            let from_z = in_layer("z_in Linear", || {
+                self.z_in
+                    .forward(&z.scale(self.scale))
+                    .reshape(&[b, 1, w])
+                    .expand(&[b, p, w])
+            });
+            let from_xy = in_layer("coord_in Linear", || {
+                self.coord_in.forward(coords).reshape(&[1, p, w])
+            });
+            let mut h = from_z.add(&from_xy).softplus().reshape(&[b * p, w]);
+            for (i, layer) in self.hidden.iter().enumerate() {
+                h = in_layer(&format!("hidden.{i} Linear"), || layer.forward(&h).tanh());
+            }
+            in_layer("out Linear", || {
+                self.out
+                    .forward(&h)
+                    .reshape(&[b, p, c])
+                    .permute(&[0, 2, 1])
+                    .reshape(&[b, c, height, width])
+            })
+        })
     }
 }
 
@@ -430,15 +438,20 @@ impl Cppn {
     /// loss), with the GAN loss alone.
     pub fn generator_objective(&mut self, x: &Tensor) -> (Tensor, Tensor) {
         let r = self.reconstruct(x);
-        let fooled = bce_all(&self.discriminator.forward(&r.images), true);
+        let logits = in_layer("discriminator", || self.discriminator.forward(&r.images));
+        let fooled = bce_all(&logits, true);
         (fooled.add(&r.vae_loss), fooled)
     }
 
     /// The discriminator's loss on a batch and reconstructions of it (held fixed).
     pub fn judge(&mut self, x: &Tensor) -> Judgement {
         let fake = no_grad(|| self.reconstruct(x).images);
-        let real_logits = self.discriminator.forward(x);
-        let fake_logits = self.discriminator.forward(&fake);
+        let (real_logits, fake_logits) = in_layer("discriminator", || {
+            (
+                self.discriminator.forward(x),
+                self.discriminator.forward(&fake),
+            )
+        });
         let loss = bce_all(&real_logits, true)
             .add(&bce_all(&fake_logits, false))
             .scale(0.5);

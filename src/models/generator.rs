@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::gpu::scope::in_layer;
 use crate::nn::{Activation, BatchNorm, ConvTranspose2d, Module, Sequential, init, prefixed};
 use crate::ops::{ConvGeometry, Rng};
 use crate::tensor::Tensor;
@@ -142,7 +143,7 @@ impl Module for Generator {
             [b, nz] => z.reshape(&[b, nz, 1, 1]),
             _ => z.clone(),
         };
-        self.main.forward(&z)
+        in_layer("generator", || self.main.forward(&z))
     }
 
     fn parameters(&self) -> Vec<(String, Tensor)> {

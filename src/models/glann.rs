@@ -19,6 +19,7 @@ use crate::autograd::no_grad;
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::gpu::scope::in_layer;
 use crate::io::Checkpoint;
 use crate::io::image::Grid;
 use crate::models::glo::{Glo, open_glo_run};
@@ -79,7 +80,9 @@ impl Mapper {
 
 impl Module for Mapper {
     fn forward(&self, noise: &Tensor) -> Tensor {
-        self.layers.forward(noise).project_to_sphere(1e-12)
+        in_layer("mapper", || {
+            self.layers.forward(noise).project_to_sphere(1e-12)
+        })
     }
 
     fn parameters(&self) -> Vec<(String, Tensor)> {

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::gpu::scope::in_layer;
 use crate::io::Checkpoint;
 use crate::io::image::Grid;
 use crate::models::glo::{Glo, open_glo_run};
@@ -107,7 +108,9 @@ impl LatentEncoder {
 
 impl Module for LatentEncoder {
     fn forward(&self, x: &Tensor) -> Tensor {
-        self.layers.forward(x).project_to_sphere(1e-12)
+        in_layer("encoder", || {
+            self.layers.forward(x).project_to_sphere(1e-12)
+        })
     }
 
     fn parameters(&self) -> Vec<(String, Tensor)> {

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::gpu::scope::in_layer;
 use crate::io::Checkpoint;
 use crate::models::autoencoder::{self, Autoencoder, GaussianEncoder};
 use crate::nn::{
@@ -231,9 +232,11 @@ impl Decoder {
 
 impl Module for Decoder {
     fn forward(&self, z: &Tensor) -> Tensor {
-        let h = self.fc.forward(z);
-        let [c, s, _] = self.map;
-        self.main.forward(&h.reshape(&[h.dims()[0], c, s, s]))
+        in_layer("decoder", || {
+            let h = in_layer("fc Linear", || self.fc.forward(z));
+            let [c, s, _] = self.map;
+            self.main.forward(&h.reshape(&[h.dims()[0], c, s, s]))
+        })
     }
 
     fn parameters(&self) -> Vec<(String, Tensor)> {

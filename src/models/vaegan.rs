@@ -45,6 +45,7 @@ use crate::autograd::Grads;
 use crate::data::{Dataset, Split};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
+use crate::gpu::scope::in_layer;
 use crate::io::Checkpoint;
 use crate::models::autoencoder::{self, Autoencoder, GaussianEncoder};
 use crate::models::spread;
@@ -284,7 +285,7 @@ impl Discriminator {
         } else {
             vec![self.tap]
         };
-        let outs = self.main.forward_features(&all, &taps);
+        let outs = in_layer("discriminator", || self.main.forward_features(&all, &taps));
         let split = |t: &Tensor| -> Vec<Tensor> {
             let mut start = 0;
             parts
@@ -302,7 +303,7 @@ impl Discriminator {
     }
 
     pub fn logit(&self, x: &Tensor) -> Tensor {
-        self.main.forward(x)
+        in_layer("discriminator", || self.main.forward(x))
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{Module, init, prefixed};
 use crate::gpu::Gpu;
+use crate::gpu::scope::in_layer;
 use crate::ops::{ConvGeometry, Rng, RunningStats};
 use crate::tensor::Tensor;
 
@@ -330,15 +331,17 @@ impl Sequential {
         let mut i = 0;
         while i < count {
             let next_slope = self.layers.get(i + 1).and_then(|l| l.rectifier_slope());
-            let fused = next_slope
-                .filter(|_| i + 1 < count && !keep.contains(&i))
-                .and_then(|slope| self.layers[i].forward_rectified(&h, slope));
-            match fused {
-                Some(y) => {
-                    h = y;
-                    i += 1;
+            let layer = &self.layers[i];
+            let slope = next_slope.filter(|_| i + 1 < count && !keep.contains(&i));
+            let (y, fused) = in_layer(&format!("{i} {}", layer.kind()), || {
+                match slope.and_then(|slope| layer.forward_rectified(&h, slope)) {
+                    Some(y) => (y, true),
+                    None => (layer.forward(&h), false),
                 }
-                None => h = self.layers[i].forward(&h),
+            });
+            h = y;
+            if fused {
+                i += 1;
             }
             if keep.contains(&i) {
                 kept.push(h.clone());

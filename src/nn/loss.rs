@@ -1,22 +1,25 @@
 //! The simple losses, as PyTorch computes them with reduction='mean' (over every element).
 //! Built from elementwise ops and a mean, so their gradients come from those ops' rules.
 
+use crate::gpu::scope::in_layer;
 use crate::tensor::Tensor;
 
 /// mean((pred - target)^2)
 pub fn mse(pred: &Tensor, target: &Tensor) -> Tensor {
-    pred.sub(target).square().mean()
+    in_layer("loss mse", || pred.sub(target).square().mean())
 }
 
 /// mean(|pred - target|)
 pub fn l1(pred: &Tensor, target: &Tensor) -> Tensor {
-    pred.sub(target).abs().mean()
+    in_layer("loss l1", || pred.sub(target).abs().mean())
 }
 
 /// mean(-t log sigmoid(x) - (1 - t) log(1 - sigmoid(x))) written as
 /// mean(softplus(x) - t x), which never forms log(0) or exp of a large number.
 pub fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> Tensor {
-    logits.softplus().sub(&logits.mul(targets)).mean()
+    in_layer("loss bce_with_logits", || {
+        logits.softplus().sub(&logits.mul(targets)).mean()
+    })
 }
 
 /// The Laplacian-pyramid L1 loss of GLO (Bojanowski et al.): sum over levels j of
@@ -32,69 +35,79 @@ pub fn laplacian_l1(
     levels: usize,
     weights: Option<&[f32]>,
 ) -> Tensor {
-    if let Some(w) = weights {
-        assert_eq!(
-            w.len(),
-            levels,
-            "{} Laplacian weights for {levels} levels",
-            w.len()
-        );
-    }
-    let pyramid = pred
-        .sub(target)
-        .laplacian_pyramid(levels, &crate::ops::blur::PYRAMID_TAPS);
-    let mut total: Option<Tensor> = None;
-    for (j, level) in pyramid.iter().enumerate() {
-        let term = level.abs().mean();
-        let term = match weights {
-            Some(w) => term.scale(w[j]),
-            None => term,
-        };
-        total = Some(match total {
-            Some(t) => t.add(&term),
-            None => term,
-        });
-    }
-    total.expect("at least one level")
+    in_layer("loss laplacian_l1", || {
+        if let Some(w) = weights {
+            assert_eq!(
+                w.len(),
+                levels,
+                "{} Laplacian weights for {levels} levels",
+                w.len()
+            );
+        }
+        let pyramid = pred
+            .sub(target)
+            .laplacian_pyramid(levels, &crate::ops::blur::PYRAMID_TAPS);
+        let mut total: Option<Tensor> = None;
+        for (j, level) in pyramid.iter().enumerate() {
+            let term = level.abs().mean();
+            let term = match weights {
+                Some(w) => term.scale(w[j]),
+                None => term,
+            };
+            total = Some(match total {
+                Some(t) => t.add(&term),
+                None => term,
+            });
+        }
+        total.expect("at least one level")
+    })
 }
 
 /// 1 - SSIM, SSIM averaged over images, channels and the valid area (11 x 11 Gaussian
 /// window, sigma 1.5). `data_range` is 2 for images in [-1, 1].
 pub fn ssim(pred: &Tensor, target: &Tensor, data_range: f32) -> Tensor {
-    use crate::ops::ssim::{SSIM_RADIUS, SSIM_SIGMA};
-    pred.ssim_map(target, data_range, SSIM_SIGMA, SSIM_RADIUS)
-        .mean()
-        .affine(-1.0, 1.0)
+    in_layer("loss ssim", || {
+        use crate::ops::ssim::{SSIM_RADIUS, SSIM_SIGMA};
+        pred.ssim_map(target, data_range, SSIM_SIGMA, SSIM_RADIUS)
+            .mean()
+            .affine(-1.0, 1.0)
+    })
 }
 
 /// Seed 002's colour loss: both images average-pooled to 3 x 3, then the MSE.
 pub fn colour(pred: &Tensor, target: &Tensor) -> Tensor {
-    mse(
-        &pred.adaptive_avg_pool2d(3, 3),
-        &target.adaptive_avg_pool2d(3, 3),
-    )
+    in_layer("loss colour", || {
+        mse(
+            &pred.adaptive_avg_pool2d(3, 3),
+            &target.adaptive_avg_pool2d(3, 3),
+        )
+    })
 }
 
 /// KL(N(mu, exp(logvar)) || N(0, 1)) = -0.5 sum(1 + logvar - mu^2 - exp(logvar)) over the
 /// latent dimensions, averaged over the batch, times `beta`.
 pub fn kl_divergence(mu: &Tensor, logvar: &Tensor, beta: f32) -> Tensor {
-    let batch = mu.dims()[0] as f32;
-    let inner = logvar.add_scalar(1.0).sub(&mu.square()).sub(&logvar.exp());
-    inner.sum().scale(-0.5 * beta / batch)
+    in_layer("loss kl_divergence", || {
+        let batch = mu.dims()[0] as f32;
+        let inner = logvar.add_scalar(1.0).sub(&mu.square()).sub(&logvar.exp());
+        inner.sum().scale(-0.5 * beta / batch)
+    })
 }
 
 /// Distance between matching intermediate activations (e.g. a discriminator's features for
 /// VAE-GAN, or a perceptual network's): the sum over layers of mean |a - b| (L1) or
 /// mean (a - b)^2 (L2).
 pub fn feature_distance(a: &[Tensor], b: &[Tensor], squared: bool) -> Tensor {
-    assert_eq!(a.len(), b.len(), "{} and {} feature maps", a.len(), b.len());
-    let terms = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| if squared { mse(x, y) } else { l1(x, y) });
-    terms
-        .reduce(|s, t| s.add(&t))
-        .expect("at least one feature map")
+    in_layer("loss feature_distance", || {
+        assert_eq!(a.len(), b.len(), "{} and {} feature maps", a.len(), b.len());
+        let terms = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| if squared { mse(x, y) } else { l1(x, y) });
+        terms
+            .reduce(|s, t| s.add(&t))
+            .expect("at least one feature map")
+    })
 }
 
 /// Softmax cross-entropy of `logits` [B, K] against one-hot `targets` [B, K], mean over the
@@ -102,12 +115,14 @@ pub fn feature_distance(a: &[Tensor], b: &[Tensor], squared: bool) -> Tensor {
 /// (a constant, so the gradient is unchanged) before the exponential, which then never
 /// overflows.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
-    let rows = logits.dims()[0];
-    let peak = crate::autograd::no_grad(|| logits.max_axes(&[1]).reshape(&[rows, 1]));
-    let shifted = logits.sub(&peak);
-    let log_norm = shifted.exp().sum_axes(&[1]).log();
-    let picked = shifted.mul(targets).sum_axes(&[1]);
-    log_norm.sub(&picked).mean()
+    in_layer("loss cross_entropy", || {
+        let rows = logits.dims()[0];
+        let peak = crate::autograd::no_grad(|| logits.max_axes(&[1]).reshape(&[rows, 1]));
+        let shifted = logits.sub(&peak);
+        let log_norm = shifted.exp().sum_axes(&[1]).log();
+        let picked = shifted.mul(targets).sum_axes(&[1]);
+        log_norm.sub(&picked).mean()
+    })
 }
 
 /// Fraction of rows of `logits` [B, K] whose largest value is at the one-hot `targets`' class.

@@ -42,6 +42,12 @@ pub trait Module {
     fn forward_rectified(&self, _x: &Tensor, _slope: f32) -> Option<Tensor> {
         None
     }
+
+    /// What kind of module this is, for the profiler's layer names: the type's own name.
+    fn kind(&self) -> &'static str {
+        let path = std::any::type_name::<Self>();
+        path.rsplit("::").next().unwrap_or(path)
+    }
 }
 
 /// Prefixes each name with `prefix.`.

@@ -3,8 +3,9 @@
 //! ConvTranspose2d exactly; weights use PyTorch's layouts ([Co, Ci, kh, kw] and
 //! [Ci, Co, kh, kw]).
 
-use crate::autograd::record_layer;
+use crate::autograd::{no_grad, record_layer};
 use crate::gpu::Kernel;
+use crate::gpu::scope::weight_gradient;
 use crate::ops::gemm::{BiasAlong, Gemm, GemmKernel, GemmParams, Mode};
 use crate::ops::shaders::FOLD;
 use crate::tensor::Tensor;
@@ -408,7 +409,7 @@ fn weight_grad_splits(m: usize, n: usize, batch: usize, positions: usize) -> usi
 /// The gradient of a per-channel bias, when the layer has one and it is wanted.
 fn bias_grad(dy: &Tensor, needs: &[bool]) -> Option<Tensor> {
     let wanted = needs.get(2).copied().unwrap_or(false);
-    wanted.then(|| dy.sum_axes(&[0, 2, 3]))
+    wanted.then(|| weight_gradient(|| dy.sum_axes(&[0, 2, 3])))
 }
 
 impl Tensor {
@@ -431,7 +432,8 @@ impl Tensor {
         let [_, _, kh, kw] = dims4(weight, "conv2d weight");
         let backward = move |dy: &Tensor, needs: &[bool]| {
             let dx = needs[0].then(|| transposed_raw(dy, &w, None, g, h, wd, kernel));
-            let dw = needs[1].then(|| weight_grad_raw(dy, &x, kh, kw, g, kernel));
+            let dw =
+                needs[1].then(|| weight_gradient(|| weight_grad_raw(dy, &x, kh, kw, g, kernel)));
             vec![dx, dw, bias_grad(dy, needs)]
         };
         record_layer(self, weight, bias, out, Box::new(backward))
@@ -479,7 +481,8 @@ impl Tensor {
             // The data gradient is a convolution of dy with the same weight read as
             // [Ci, Co, kh, kw] = [out channels, in channels] of that convolution.
             let dx = needs[0].then(|| conv_raw(dy, &w, None, g, kernel));
-            let dw = needs[1].then(|| weight_grad_raw(&x, dy, kh, kw, g, kernel));
+            let dw =
+                needs[1].then(|| weight_gradient(|| weight_grad_raw(&x, dy, kh, kw, g, kernel)));
             vec![dx, dw, bias_grad(dy, needs)]
         };
         record_layer(self, weight, bias, out, Box::new(backward))
@@ -498,14 +501,33 @@ impl Tensor {
     ) -> Tensor {
         let ([batch, ic, _, _], [_, oc, kh, kw]) =
             conv_operands(self, weight, "transposed convolution", 0);
-        let flat_weight = weight.reshape(&[ic, oc * kh * kw]);
-        let out = self
-            .reshape(&[batch, ic])
-            .matmul_with(&flat_weight, false, false, kernel)
-            .reshape(&[batch, oc, kh, kw]);
-        match bias {
-            Some(b) => out.add(&b.reshape(&[1, oc, 1, 1])),
-            None => out,
-        }
+        let columns = oc * kh * kw;
+        let x = self.detach().reshape(&[batch, ic]);
+        let w = weight.detach().reshape(&[ic, columns]);
+        let out = no_grad(|| {
+            let out = x
+                .matmul_raw(&w, false, false, kernel)
+                .reshape(&[batch, oc, kh, kw]);
+            match bias {
+                Some(b) => out.add(&b.reshape(&[1, oc, 1, 1])),
+                None => out,
+            }
+        });
+        let backward = move |dy: &Tensor, needs: &[bool]| {
+            let dy_rows = dy.reshape(&[batch, columns]);
+            let dx = needs[0].then(|| {
+                dy_rows
+                    .matmul_raw(&w, false, true, kernel)
+                    .reshape(&[batch, ic, 1, 1])
+            });
+            let dw = needs[1].then(|| {
+                weight_gradient(|| {
+                    x.matmul_raw(&dy_rows, true, false, kernel)
+                        .reshape(&[ic, oc, kh, kw])
+                })
+            });
+            vec![dx, dw, bias_grad(dy, needs)]
+        };
+        record_layer(self, weight, bias, out, Box::new(backward))
     }
 }

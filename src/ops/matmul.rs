@@ -1,6 +1,7 @@
 //! Batched matrix product with optional transposes (MODE 0 of shaders/gemm_*.wgsl).
 
 use crate::autograd::{record, record_layer};
+use crate::gpu::scope::weight_gradient;
 use crate::ops::gemm::{BiasAlong, Gemm, GemmKernel, GemmParams, Mode};
 use crate::tensor::Tensor;
 
@@ -70,7 +71,7 @@ impl Tensor {
         record(&[self, other], out, Box::new(backward))
     }
 
-    fn matmul_raw(
+    pub(crate) fn matmul_raw(
         &self,
         other: &Tensor,
         trans_a: bool,
@@ -165,12 +166,13 @@ impl Tensor {
         let (x, w) = (self.detach(), weight.detach());
         let backward = move |dy: &Tensor, needs: &[bool]| {
             let dx = needs[0].then(|| dy.matmul_raw(&w, false, false, GemmKernel::Auto));
-            let dw = needs[1].then(|| dy.matmul_raw(&x, true, false, GemmKernel::Auto));
+            let dw = needs[1]
+                .then(|| weight_gradient(|| dy.matmul_raw(&x, true, false, GemmKernel::Auto)));
             let db = needs
                 .get(2)
                 .copied()
                 .unwrap_or(false)
-                .then(|| dy.sum_axes(&[0]));
+                .then(|| weight_gradient(|| dy.sum_axes(&[0])));
             vec![dx, dw, db]
         };
         record_layer(self, weight, bias, out, Box::new(backward))

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use crate::autograd::Grads;
 use crate::gpu::Kernel;
+use crate::gpu::scope::{self, LayerPath, Phase};
 use crate::ops::shaders::OPTIM;
 use crate::tensor::Tensor;
 
@@ -45,6 +46,11 @@ impl StepParams {
             u32::from(self.first),
         ]
     }
+}
+
+/// Runs an update in the optimiser phase of the layer the gradient came from.
+fn updating(layer: LayerPath, update: impl FnOnce()) {
+    scope::with_layer(layer, || scope::in_phase(Phase::Optimiser, update));
 }
 
 fn launch(
@@ -132,7 +138,9 @@ impl Adam {
                     bias2_sqrt,
                     ..StepParams::default()
                 };
-                launch("adam", &constants, &[param, g, m, v], p);
+                updating(grads.layer(param), || {
+                    launch("adam", &constants, &[param, g, m, v], p);
+                });
             }
         }
     }
@@ -196,7 +204,9 @@ impl Sgd {
                     first,
                     ..StepParams::default()
                 };
-                launch("sgd", &constants, &[param, g, buf], p);
+                updating(grads.layer(param), || {
+                    launch("sgd", &constants, &[param, g, buf], p);
+                });
             }
         }
     }
@@ -279,12 +289,14 @@ impl RowAdam {
             eps: self.eps,
             ..StepParams::default()
         };
-        launch(
-            "adam_rows",
-            &[("DECOUPLED", 0.0)],
-            &[&self.table, grad, &self.exp_avg, &self.exp_avg_sq, &index],
-            p,
-        );
+        updating(Some("latents".into()), || {
+            launch(
+                "adam_rows",
+                &[("DECOUPLED", 0.0)],
+                &[&self.table, grad, &self.exp_avg, &self.exp_avg_sq, &index],
+                p,
+            );
+        });
     }
 }
 
