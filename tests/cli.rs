@@ -1487,7 +1487,7 @@ fn profile_reports_rates_against_measured_peaks_and_writes_a_trace() {
     let trained = pegasus(
         &dir,
         &[
-            &["profile", "--"][..],
+            &["profile", "--trace", "glo.json", "--"][..],
             GLO_MODEL,
             &["--steps", "4", "--log-every", "2"],
         ]
@@ -1500,6 +1500,29 @@ fn profile_reports_rates_against_measured_peaks_and_writes_a_trace() {
         "{stderr}"
     );
     check_layer_table(&stderr);
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("glo.json")).unwrap()).unwrap();
+    let dispatches: Vec<&serde_json::Value> = trace["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["cat"] == "dispatch")
+        .collect();
+    let phase = |e: &serde_json::Value| e["args"]["phase"].as_str().unwrap().to_string();
+    let backward_start = dispatches
+        .iter()
+        .position(|e| phase(e) == "input grad")
+        .expect("a backward pass in the trace");
+    let backward: Vec<_> = dispatches[backward_start..]
+        .iter()
+        .take_while(|e| phase(e) != "optimiser")
+        .collect();
+    assert!(
+        backward
+            .iter()
+            .all(|e| phase(e) != "forward" && e["args"]["layer"] != "(outside layers)"),
+        "every dispatch of a backward pass belongs to a layer's gradient: {backward:?}"
+    );
     let said = refused(&dir, &["profile", "--", "profile", "--", "devices"]);
     assert!(said.contains("not itself"), "{said}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -239,17 +239,22 @@ fn propagate<const N: usize>(
                 } else {
                     Phase::InputGradient
                 };
-                let input_grads = scope::with_layer(record.layer.clone(), || {
-                    scope::in_phase(phase, || (record.backward)(&g, &needs))
-                });
-                for ((id, grad), need) in record.inputs.iter().zip(input_grads).zip(&needs) {
-                    if let (Some(id), Some(grad), true) = (id, grad, need) {
-                        if let (false, Some(layer)) = (computed.contains(id), &record.layer) {
-                            objective.layers.insert(*id, layer.clone());
+                // Summing gradients that reach a tensor twice is part of this backward too.
+                scope::with_layer(record.layer.clone(), || {
+                    scope::in_phase(phase, || {
+                        let input_grads = (record.backward)(&g, &needs);
+                        for ((id, grad), need) in record.inputs.iter().zip(input_grads).zip(&needs)
+                        {
+                            if let (Some(id), Some(grad), true) = (id, grad, need) {
+                                if let (false, Some(layer)) = (computed.contains(id), &record.layer)
+                                {
+                                    objective.layers.insert(*id, layer.clone());
+                                }
+                                objective.accumulate(*id, grad);
+                            }
                         }
-                        objective.accumulate(*id, grad);
-                    }
-                }
+                    })
+                });
             }
         }
     });
