@@ -339,14 +339,46 @@ fn channel_quad(ch: u32, i: u32) -> u32 {
     return (ns.x * p.c + ch) * (p.s / 4u) + ns.y;
 }
 
+// The reductions' i-th vec4 of channel ch and which of its values are the channel's. With
+// STRADDLE (planes that are not whole vec4s) each plane is read through the aligned vec4s
+// that cover it, (S + 6) / 4 of them at most, the values of neighbouring planes masked: a
+// third of the loads of reading its values one by one.
+struct ChannelQuad {
+    at: u32,
+    mine: vec4<bool>,
+}
+
+fn reduction_quads() -> u32 {
+    return p.n * select(p.s / 4u, (p.s + 6u) / 4u, STRADDLE);
+}
+
+fn reduction_quad(ch: u32, i: u32) -> ChannelQuad {
+    if !STRADDLE {
+        return ChannelQuad(channel_quad(ch, i), vec4<bool>(true));
+    }
+    let run = div_rem(i, (p.s + 6u) / 4u);
+    let start = (run.x * p.c + ch) * p.s;
+    let quad = start / 4u + run.y;
+    let values = 4u * quad + vec4u(0u, 1u, 2u, 3u);
+    let mine = values >= vec4u(start) & values < vec4u(start + p.s);
+    // A vec4 past the tensor's end holds none of the channel's values.
+    return ChannelQuad(min(quad, p.n * p.c * p.s / 4u - 1u), mine);
+}
+
+fn welford_if(acc: vec3f, v: f32, mine: bool) -> vec3f {
+    return select(acc, welford(acc, v), mine);
+}
+
 @compute @workgroup_size(GROUP)
 fn batch_stats_wide(@builtin(workgroup_id) wid: vec3u,
                     @builtin(local_invocation_index) lid: u32) {
     let ch = wid.x;
     var acc = vec3f(0.0);
-    for (var i = lid; i < p.n * p.s / 4u; i += GROUP) {
-        let v = x4[channel_quad(ch, i)];
-        acc = welford(welford(welford(welford(acc, v.x), v.y), v.z), v.w);
+    for (var i = lid; i < reduction_quads(); i += GROUP) {
+        let q = reduction_quad(ch, i);
+        let v = x4[q.at];
+        acc = welford_if(welford_if(acc, v.x, q.mine.x), v.y, q.mine.y);
+        acc = welford_if(welford_if(acc, v.z, q.mine.z), v.w, q.mine.w);
     }
     finish_stats(ch, lid, acc);
 }
@@ -374,12 +406,14 @@ fn batch_norm_sums_wide(@builtin(workgroup_id) wid: vec3u,
     let ch = wid.x;
     let k = normalize_constants(ch);
     var acc = vec2f(0.0);
-    for (var i = lid; i < p.n * p.s / 4u; i += GROUP) {
-        let at = channel_quad(ch, i);
-        let v = x4[at];
-        let g = rectified_grad(v, dy4[at], k);
-        acc = gradient_sums(gradient_sums(acc, v.x, g.x, k), v.y, g.y, k);
-        acc = gradient_sums(gradient_sums(acc, v.z, g.z, k), v.w, g.w, k);
+    for (var i = lid; i < reduction_quads(); i += GROUP) {
+        let q = reduction_quad(ch, i);
+        let v = x4[q.at];
+        // Other planes' values (masked) must not reach the sums, even as 0 times a NaN.
+        let g = select(vec4f(0.0), rectified_grad(v, dy4[q.at], k), q.mine);
+        let x = select(vec4f(k.x), v, q.mine);
+        acc = gradient_sums(gradient_sums(acc, x.x, g.x, k), x.y, g.y, k);
+        acc = gradient_sums(gradient_sums(acc, x.z, g.z, k), x.w, g.w, k);
     }
     finish_sums(ch, lid, acc);
 }

@@ -109,9 +109,11 @@ fn batch_norm(t: &[Tensor], stats: RunningStats, training: bool) -> Tensor {
 
 #[test]
 fn training_mode_forward_and_backward() {
-    // Planes of 4 to 63 values, not whole vec4s, in a tensor that is: the per-element passes
-    // read vec4s that span two planes, from each position (35, 5), and the GLO's 7 x 7
+    // Planes of 4 to 63 values, not whole vec4s, in a tensor that is: every pass reads vec4s
+    // that span two planes, from each position (35, 5), the GLO's 7 x 7, and planes of 6
+    // whose vec4s hold values of three channels
     check_training(&[4, 3, 5, 7], 1);
+    check_training(&[2, 6, 2, 3], 18);
     check_training(&[4, 3, 5, 1], 9);
     check_training(&[2, 2, 7, 7], 10);
     check_training(&[3, 1, 5, 1], 15); // 15 values: one thread per element
@@ -153,6 +155,7 @@ fn statistics_stay_accurate_far_from_zero_and_over_long_planes() {
         [2, 3, 1, 1],
         [5, 4, 16, 16],
         [300, 2, 1, 1],
+        [6, 3, 7, 7], // vec4s spanning two planes in the reductions
     ] {
         let (n, c, s) = (dims[0], dims[1], dims[2] * dims[3]);
         let (x, host) = inputs.tensor(&dims, 1000.0, 1001.0);
@@ -242,4 +245,39 @@ fn eval_mode_uses_the_running_estimates() {
     }
     .run();
     assert_close("eval leaves running mean", &rm.to_vec(), &rm64, 0.0, 0.0);
+}
+
+#[test]
+fn a_channel_of_infinities_leaves_the_others_finite() {
+    // 7 x 7 planes: the reductions' vec4s at a plane's edges also hold the next channel's
+    // values, which must not reach this channel's sums even multiplied by zero.
+    let gpu = gpu();
+    let (n, c, s) = (2, 2, 49);
+    let host: Vec<f32> = (0..n * c * s)
+        .map(|i| {
+            if (i / s) % c == 1 {
+                f32::INFINITY
+            } else {
+                (i % 7) as f32 * 0.3 - 1.0
+            }
+        })
+        .collect();
+    let x = Tensor::from_slice(&gpu, &host, &[n, c, 7, 7]).track();
+    let (rm, rv) = (Tensor::zeros(&gpu, &[c]), Tensor::zeros(&gpu, &[c]));
+    let gamma = Tensor::full(&gpu, &[c], 1.0).track();
+    let beta = Tensor::zeros(&gpu, &[c]).track();
+    let y = x.batch_norm(&gamma, &beta, RunningStats::new(&rm, &rv), true, 0.1, 1e-5);
+    let weights: Vec<f32> = (0..n * c * s).map(|i| (i % 5) as f32 - 2.0).collect();
+    let grads = y
+        .mul(&Tensor::from_slice(&gpu, &weights, &[n, c, 7, 7]))
+        .sum()
+        .backward();
+    let dx = grads.get(&x).unwrap().to_vec();
+    let channel_0 = (0..n * c * s).filter(|i| (i / s) % c == 0);
+    assert!(
+        channel_0.clone().all(|i| dx[i].is_finite()),
+        "channel 0's input gradient: {:?}",
+        channel_0.map(|i| dx[i]).collect::<Vec<_>>()
+    );
+    assert!(grads.get(&gamma).unwrap().to_vec()[0].is_finite());
 }

@@ -47,8 +47,9 @@ struct Launch {
     /// access (the _wide entry points).
     wide: bool,
     /// Small planes that are not whole vec4s (4 <= S < PLANE_MIN) in a tensor that is: the
-    /// per-element passes still read vec4s, one spanning two planes taking each plane's
-    /// constants for its values (STRADDLE).
+    /// passes still read vec4s, one spanning two planes taking each plane's constants for its
+    /// values in the per-element passes, and its own plane's values only in the reductions
+    /// (STRADDLE).
     straddle: bool,
     /// Constants and grid of batch_normalize and batch_norm_input_grad: a workgroup of 64 per
     /// plane where planes are large, else 256 threads, one per value (or vec4); and the
@@ -101,11 +102,10 @@ impl Launch {
     fn entry(&self, pass: Pass) -> (&'static str, [u32; 3]) {
         const SCALAR: [u32; 3] = [1, 6, 11];
         let (scalar, wide, columns) = pass.entries();
-        let reduction = columns.is_some();
         if let Some(columns) = columns.filter(|_| self.columns) {
             return (columns, SCALAR);
         }
-        if self.wide || self.straddle && !reduction {
+        if self.wide || self.straddle {
             (wide, [12, 13, 14])
         } else {
             (scalar, SCALAR)
@@ -193,12 +193,13 @@ impl Tensor {
         ];
         let packed = Tensor::uninit(gpu, &[2 * c, 4]);
         // Threads per channel of the two reductions (see shaders/norm.wgsl).
+        let launch = Launch::new(gpu, (n, c, s), slope, training);
         let group = [
             ("GROUP", crate::ops::reduce::tree_threads(gpu)),
             ("SLOPE", f64::from(slope)),
             packed_constants(training),
+            ("STRADDLE", f64::from(u8::from(launch.straddle))),
         ];
-        let launch = Launch::new(gpu, (n, c, s), slope, training);
         let (mean, var) = if training {
             assert!(
                 n * s > 1,
