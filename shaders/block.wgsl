@@ -33,7 +33,8 @@ fn copy_block(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 
 // Rows by index (latent tables): rows[b] (as f32) names a row of `inner` values.
 //   gather_rows:  dst[b, i] = src[rows[b], i]
-//   scatter_rows: dst[rows[b], i] = src[b, i]   (rows distinct; other rows untouched)
+//   project_rows: dst[rows[b], :] /= max(|dst[rows[b], :]|, eps), a thread per row, eps
+//                 the f32 in src_stride (rows distinct)
 // Bindings: 0 block (outer = rows named, inner = row length), 1 src, 2 dst, 3 rows.
 @group(0) @binding(3) var<storage, read> rows: array<f32>;
 
@@ -46,11 +47,19 @@ fn gather_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     dst[e] = src[u32(rows[b]) * block.inner + e % block.inner];
 }
 
-@compute @workgroup_size(256)
-fn scatter_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+@compute @workgroup_size(64)
+fn project_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                 @builtin(local_invocation_index) lid: u32) {
-    let e = (wid.x + wid.y * nwg.x) * 256u + lid;
-    if e >= block.outer * block.inner { return; }
-    let b = e / block.inner;
-    dst[u32(rows[b]) * block.inner + e % block.inner] = src[e];
+    let b = (wid.x + wid.y * nwg.x) * 64u + lid;
+    if b >= block.outer { return; }
+    let first = u32(rows[b]) * block.inner;
+    var squares = 0.0;
+    for (var i = 0u; i < block.inner; i++) {
+        let v = dst[first + i];
+        squares += v * v;
+    }
+    let norm = max(sqrt(squares), bitcast<f32>(block.src_stride));
+    for (var i = 0u; i < block.inner; i++) {
+        dst[first + i] = dst[first + i] / norm;
+    }
 }

@@ -171,10 +171,10 @@ fn concat_and_narrow_with_gradients() {
     .run();
 }
 
-/// Gathering rows (repeats allowed) and scattering distinct rows back, on tables with one
-/// column, an odd width, and more elements than a workgroup covers.
+/// Gathering rows (repeats allowed) and projecting distinct rows onto the unit sphere in
+/// place, on tables with one column, an odd width, and more rows than a workgroup covers.
 #[test]
-fn gather_and_scatter_rows() {
+fn gather_and_project_rows() {
     let gpu = kernels_tests::gpu();
     let mut inputs = Inputs::new(54);
     for (rows, width, picks) in [
@@ -196,19 +196,22 @@ fn gather_and_scatter_rows() {
         distinct.sort_unstable();
         distinct.dedup();
         distinct.reverse();
-        let (values, value_host) = inputs.tensor(&[distinct.len(), width], 2.0, 3.0);
-        table.scatter_rows(&distinct, &values);
+        table.project_rows_to_sphere(&distinct, 1e-12);
         let mut want = to_f64(&host);
-        for (k, &r) in distinct.iter().enumerate() {
-            let source = &value_host[k * width..(k + 1) * width];
-            want[r * width..(r + 1) * width].copy_from_slice(&to_f64(source));
+        for &r in &distinct {
+            let row = &mut want[r * width..(r + 1) * width];
+            let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+            row.iter_mut().for_each(|v| *v /= norm);
         }
-        let what = format!("scatter {} into {rows}x{width}", distinct.len());
-        assert_close(&what, &table.to_vec(), &want, 0.0, 0.0);
+        let what = format!("project {} of {rows}x{width}", distinct.len());
+        assert_close(&what, &table.to_vec(), &want, 1e-6, 1e-6);
     }
+    // A zero row stays zero (divided by eps, not by its norm of 0).
     let table = pegasus::Tensor::zeros(&gpu, &[3, 2]);
+    table.project_rows_to_sphere(&[2], 1e-12);
+    assert_close("zero row", &table.to_vec(), &[0.0; 6], 0.0, 0.0);
     let twice = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        table.scatter_rows(&[1, 1], &pegasus::Tensor::zeros(&gpu, &[2, 2]))
+        table.project_rows_to_sphere(&[1, 1], 1e-12)
     }));
-    assert!(twice.is_err(), "a row written twice must be refused");
+    assert!(twice.is_err(), "a row named twice must be refused");
 }

@@ -383,8 +383,7 @@ impl Glo {
         if let Some(gz) = grads.get(&z) {
             self.opt_latents.step(&indices, gz);
         }
-        let moved = self.latents.gather_rows(&indices).project_to_sphere(1e-12);
-        self.latents.scatter_rows(&indices, &moved);
+        self.latents.project_rows_to_sphere(&indices, 1e-12);
         self.step += 1;
         (l.detach(), shaken_loss)
     }

@@ -246,6 +246,16 @@ impl Tensor {
 }
 
 /// Row indices as the f32 tensor the row kernels read (exact below 2^24 rows).
+/// Refuses a list of rows that names one twice: two threads would write it.
+fn assert_distinct(rows: &[usize], what: &str) {
+    let mut sorted = rows.to_vec();
+    sorted.sort_unstable();
+    assert!(
+        sorted.windows(2).all(|pair| pair[0] != pair[1]),
+        "{what}: a row is written twice"
+    );
+}
+
 fn row_index(gpu: &std::sync::Arc<crate::gpu::Gpu>, rows: &[usize], table_rows: usize) -> Tensor {
     assert!(
         rows.iter().all(|&r| r < table_rows),
@@ -274,32 +284,22 @@ impl Tensor {
         out
     }
 
-    /// Overwrites rows `rows` of this [R, D] table with the rows of `values` [len, D], in
-    /// queue order. The rows must be distinct: two writes to one row would race.
-    pub fn scatter_rows(&self, rows: &[usize], values: &Tensor) {
+    /// Scales rows `rows` (distinct) of this [R, D] table in place to unit length, each by
+    /// 1 / max(|row|, eps) as `project_to_sphere`: one dispatch, where gathering, projecting
+    /// and scattering back takes seven.
+    pub fn project_rows_to_sphere(&self, rows: &[usize], eps: f32) {
         let [n, d] = *self.dims() else {
-            panic!("scatter_rows into a {} tensor", self.shape())
+            panic!("project_rows_to_sphere of a {} tensor", self.shape())
         };
-        assert_eq!(
-            values.dims(),
-            &[rows.len(), d],
-            "scatter_rows of {} into {}",
-            values.shape(),
-            self.shape()
-        );
-        let mut sorted = rows.to_vec();
-        sorted.sort_unstable();
-        assert!(
-            sorted.windows(2).all(|pair| pair[0] != pair[1]),
-            "scatter_rows: a row is written twice"
-        );
+        assert_distinct(rows, "project_rows_to_sphere");
         let index = row_index(self.gpu(), rows, n);
         let gpu = self.gpu();
-        gpu.dispatch(
-            &Kernel::new(&BLOCK, "scatter_rows").doing(0, rows.len() * (2 * d + 1)),
-            &[values.buffer(), self.buffer(), index.buffer()],
-            &[rows.len() as u32, d as u32, 0, 0, 0, 0],
-            gpu.linear_grid(((rows.len() * d) as u64).div_ceil(256)),
+        gpu.dispatch_by_binding(
+            &Kernel::new(&BLOCK, "project_rows")
+                .doing(3 * rows.len() * d, rows.len() * (2 * d + 1)),
+            &[(2, self.buffer()), (3, index.buffer())],
+            &[rows.len() as u32, d as u32, eps.to_bits(), 0, 0, 0],
+            gpu.linear_grid((rows.len() as u64).div_ceil(64)),
         );
     }
 }
