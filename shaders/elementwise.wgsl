@@ -241,3 +241,23 @@ fn fill_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
         out4[i] = vec4f(p.alpha);
     }
 }
+
+// The backward of mean(|a|) over its n values, one pass where spreading the mean's gradient,
+// scaling it and the abs' derivative took three: out = c[0] alpha sign(a), alpha = 1 / n.
+@compute @workgroup_size(256)
+fn mean_abs_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                 @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    if i < p.n {
+        out[i] = c[0] * p.alpha * sign(a[i]);
+    }
+}
+
+@compute @workgroup_size(256)
+fn mean_abs_grad_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                      @builtin(local_invocation_index) lid: u32) {
+    let i = element(wid, nwg, lid);
+    if i < p.n / 4u {
+        out4[i] = c[0] * p.alpha * sign(a4[i]);
+    }
+}

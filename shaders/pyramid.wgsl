@@ -23,7 +23,8 @@
 // pyramid_down:        out = down(fine), one thread per coarse pixel.
 // pyramid_down_grad:   out = down^T(coarse) at the fine size, one thread per fine pixel.
 // pyramid_laplace:     out = fine - expand(coarse), one thread per fine pixel.
-// pyramid_expand_grad: out = expand^T(fine) at the coarse size, one thread per coarse pixel.
+// pyramid_expand_grad: out = -expand^T(fine) at the coarse size (laplace's gradient with
+//                      respect to g), one thread per coarse pixel.
 // Grid: ceil(pixels / 256) workgroups of 256 (2-D when large).
 
 struct Params {
@@ -192,5 +193,5 @@ fn pyramid_expand_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
         }
         sum += wy * line;
     }
-    out[i] = 4.0 * sum;
+    out[i] = -4.0 * sum;
 }

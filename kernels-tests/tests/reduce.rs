@@ -120,3 +120,29 @@ fn reducing_a_single_element_copies_it() {
     let y = x.sum();
     assert!(!y.same_storage(&x), "a reduction returns a new tensor");
 }
+
+#[test]
+fn mean_abs_and_its_one_pass_gradient() {
+    // Sizes that are and are not whole vec4s, one value, and more than a workgroup.
+    for (dims, seed) in [
+        (vec![7usize], 1u64),
+        (vec![2, 3, 4], 2),
+        (vec![1], 3),
+        (vec![5, 257], 4),
+    ] {
+        kernels_tests::OpCheck {
+            name: format!("mean_abs {dims:?}"),
+            inputs: vec![(dims, -1.0, 1.0)],
+            gpu: &|t| t[0].mean_abs(),
+            forward: &|v| vec![v[0].iter().map(|x| x.abs()).sum::<f64>() / v[0].len() as f64],
+            backward: &|v, up| {
+                let n = v[0].len() as f64;
+                vec![v[0].iter().map(|x| up[0] * x.signum() / n).collect()]
+            },
+            forward_tol: (1e-6, 1e-5),
+            grad_tol: (1e-7, 1e-5),
+            seed,
+        }
+        .run();
+    }
+}

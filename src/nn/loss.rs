@@ -11,7 +11,7 @@ pub fn mse(pred: &Tensor, target: &Tensor) -> Tensor {
 
 /// mean(|pred - target|)
 pub fn l1(pred: &Tensor, target: &Tensor) -> Tensor {
-    in_layer("loss l1", || pred.sub(target).abs().mean())
+    in_layer("loss l1", || pred.sub(target).mean_abs())
 }
 
 /// mean(-t log sigmoid(x) - (1 - t) log(1 - sigmoid(x))) written as
@@ -49,7 +49,7 @@ pub fn laplacian_l1(
             .laplacian_pyramid(levels, &crate::ops::blur::PYRAMID_TAPS);
         let mut total: Option<Tensor> = None;
         for (j, level) in pyramid.iter().enumerate() {
-            let term = level.abs().mean();
+            let term = level.mean_abs();
             let term = match weights {
                 Some(w) => term.scale(w[j]),
                 None => term,

@@ -160,10 +160,11 @@ impl Tensor {
         pyramid_kernel("pyramid_laplace", self, coarse, &taps, &out, dims);
         let coarse_dims = coarse.dims().to_vec();
         let backward = move |g: &Tensor, needs: &[bool]| {
+            // The kernel negates: d(self - expand(coarse)) / d coarse = -expand^T.
             let dcoarse = needs[1].then(|| {
                 let d = Tensor::uninit(g.gpu(), &coarse_dims);
                 pyramid_kernel("pyramid_expand_grad", g, g, &taps, &d, dims);
-                d.neg()
+                d
             });
             vec![needs[0].then(|| g.clone()), dcoarse]
         };

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::autograd::record;
+use crate::autograd::{no_grad, record};
 use crate::gpu::{Gpu, Kernel};
 use crate::ops::shaders::ELEMENTWISE;
 use crate::tensor::{Shape, Tensor};
@@ -240,6 +240,46 @@ impl Tensor {
             ],
             &[n as u32, 0, 0, 0, 0, alpha.to_bits(), 0],
         );
+        out
+    }
+
+    /// mean(|self|) over every value, as `self.abs().mean()`, with a backward of one pass.
+    pub fn mean_abs(&self) -> Tensor {
+        let out = no_grad(|| self.abs().mean());
+        let x = self.detach();
+        record(
+            &[self],
+            out,
+            Box::new(move |g, _| vec![Some(x.mean_abs_grad(g))]),
+        )
+    }
+
+    /// g sign(self) / n for the scalar g.
+    fn mean_abs_grad(&self, g: &Tensor) -> Tensor {
+        let gpu = self.gpu();
+        let out = Tensor::uninit(gpu, self.dims());
+        let n = self.numel();
+        let params = [n as u32, 0, 0, 0, 0, (1.0 / n as f32).to_bits(), 0];
+        let kernel = Kernel::new(&ELEMENTWISE, "mean_abs_grad").doing(2 * n, 2 * n);
+        // The vec4 form reads self and writes out four values at a time, g as one value.
+        if n.is_multiple_of(4) {
+            gpu.dispatch_by_binding(
+                &Kernel {
+                    entry: "mean_abs_grad_wide",
+                    ..kernel
+                },
+                &[(5, self.buffer()), (3, g.buffer()), (8, out.buffer())],
+                &params,
+                gpu.linear_grid((n as u64 / 4).div_ceil(WORKGROUP)),
+            );
+        } else {
+            gpu.dispatch_by_binding(
+                &kernel,
+                &[(1, self.buffer()), (3, g.buffer()), (4, out.buffer())],
+                &params,
+                gpu.linear_grid((n as u64).div_ceil(WORKGROUP)),
+            );
+        }
         out
     }
 
