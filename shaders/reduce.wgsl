@@ -1,4 +1,5 @@
-// Reductions (sum, max, min) of the middle axis of a [outer, R, inner] view.
+// Reductions (sum, max, min; with MAGNITUDES the sum of |x|) of the middle axis of a
+// [outer, R, inner] view.
 //
 // Each pass reduces chunks of the R axis and writes partials [outer, chunks, inner]; the host
 // repeats passes until one chunk is left, so every result is a tree of short partial sums
@@ -32,6 +33,7 @@ const MIN: u32 = 2u;
 
 override OP: u32 = 0u;
 override GROUP: u32 = 256u;   // threads of a reduce_rows workgroup, a power of two <= 256
+override MAGNITUDES: bool = false; // fold |x| (a mean absolute value)
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -45,6 +47,11 @@ fn identity() -> f32 {
         case MIN: { return bitcast<f32>(0x7f800000u); }  // +inf
         default: { return 0.0; }
     }
+}
+
+// The value folded for x.
+fn term(v: f32) -> f32 {
+    return select(v, abs(v), MAGNITUDES);
 }
 
 fn combine(acc: f32, v: f32) -> f32 {
@@ -71,7 +78,7 @@ fn reduce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     let end = min(start + p.chunk, p.r);
     var acc = identity();
     for (var r = start + lid; r < end; r += GROUP) {
-        acc = combine(acc, x[o * p.r + r]);
+        acc = combine(acc, term(x[o * p.r + r]));
     }
     partial[lid] = acc;
     workgroupBarrier();
@@ -101,7 +108,7 @@ fn reduce_cols(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
     let end = min(start + p.chunk, p.r);
     var acc = identity();
     for (var r = start; r < end; r++) {
-        acc = combine(acc, x[(o * p.r + r) * p.inner + i]);
+        acc = combine(acc, term(x[(o * p.r + r) * p.inner + i]));
     }
     out[(o * p.chunks + c) * p.inner + i] = finish(acc);
 }
@@ -113,7 +120,7 @@ fn reduce_short_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     if o >= p.outer { return; }
     var acc = identity();
     for (var r = 0u; r < p.r; r++) {
-        acc = combine(acc, x[o * p.r + r]);
+        acc = combine(acc, term(x[o * p.r + r]));
     }
     out[o] = finish(acc);
 }

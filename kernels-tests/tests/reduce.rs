@@ -123,12 +123,14 @@ fn reducing_a_single_element_copies_it() {
 
 #[test]
 fn mean_abs_and_its_one_pass_gradient() {
-    // Sizes that are and are not whole vec4s, one value, and more than a workgroup.
+    // Sizes that are and are not whole vec4s, one value, more than a workgroup, and enough
+    // for the reduction to take several passes.
     for (dims, seed) in [
         (vec![7usize], 1u64),
         (vec![2, 3, 4], 2),
         (vec![1], 3),
         (vec![5, 257], 4),
+        (vec![3, 50_001], 5),
     ] {
         kernels_tests::OpCheck {
             name: format!("mean_abs {dims:?}"),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::autograd::{no_grad, record};
+use crate::autograd::record;
 use crate::gpu::{Gpu, Kernel};
 use crate::ops::shaders::ELEMENTWISE;
 use crate::tensor::{Shape, Tensor};
@@ -245,7 +245,7 @@ impl Tensor {
 
     /// mean(|self|) over every value, as `self.abs().mean()`, with a backward of one pass.
     pub fn mean_abs(&self) -> Tensor {
-        let out = no_grad(|| self.abs().mean());
+        let out = self.mean_of_magnitudes();
         let x = self.detach();
         record(
             &[self],

@@ -42,6 +42,8 @@ pub(crate) fn tree_threads(gpu: &Gpu) -> f64 {
 
 impl Tensor {
     /// Reduces the [outer, r, inner] view of `self` over r: one or more passes.
+    /// `magnitudes`: fold |x| instead of x (later passes then fold partial sums of
+    /// magnitudes, which |.| leaves as they are).
     fn reduce_middle(
         &self,
         outer: usize,
@@ -49,12 +51,16 @@ impl Tensor {
         inner: usize,
         op: Reduce,
         scale: f32,
+        magnitudes: bool,
     ) -> Tensor {
         let gpu = self.gpu();
         if inner == 1 && r <= SHORT_ROW {
             let out = Tensor::uninit(gpu, &[outer]);
             let params = [outer as u32, r as u32, 1, r as u32, 1, scale.to_bits()];
-            let constants = [("OP", op as u32 as f64)];
+            let constants = [
+                ("OP", op as u32 as f64),
+                ("MAGNITUDES", f64::from(u8::from(magnitudes))),
+            ];
             gpu.dispatch(
                 &Kernel::new(&REDUCE, "reduce_short_rows")
                     .with(&constants)
@@ -68,6 +74,7 @@ impl Tensor {
         }
         let mut x = self.clone();
         let mut r = r;
+        let magnitudes = f64::from(u8::from(magnitudes));
         loop {
             let chunk = if inner == 1 { ROW_CHUNK } else { COL_CHUNK };
             let chunks = r.div_ceil(chunk);
@@ -81,8 +88,12 @@ impl Tensor {
                 chunks as u32,
                 (if last { scale } else { 1.0 }).to_bits(),
             ];
-            let rows_constants = [("OP", op as u32 as f64), ("GROUP", tree_threads(gpu))];
-            let cols_constants = [("OP", op as u32 as f64)];
+            let rows_constants = [
+                ("OP", op as u32 as f64),
+                ("GROUP", tree_threads(gpu)),
+                ("MAGNITUDES", magnitudes),
+            ];
+            let cols_constants = [("OP", op as u32 as f64), ("MAGNITUDES", magnitudes)];
             let (entry, groups, constants) = if inner == 1 {
                 ("reduce_rows", outer * chunks, &rows_constants[..])
             } else {
@@ -108,6 +119,14 @@ impl Tensor {
             x = out;
             r = chunks;
         }
+    }
+
+    /// mean(|self|) over every value, untracked: the reduction folds magnitudes.
+    pub(crate) fn mean_of_magnitudes(&self) -> Tensor {
+        let n = self.numel();
+        assert!(n > 0, "mean of an empty tensor {}", self.shape());
+        self.reduce_middle(1, n, 1, Reduce::Sum, 1.0 / n as f32, true)
+            .reshape(&[])
     }
 
     /// Reduces over `axes` (negative counts from the end); the reduced axes disappear from
@@ -148,7 +167,7 @@ impl Tensor {
             let r = runs[pos].0;
             runs.remove(pos);
             let last = !runs.iter().any(|&(_, red)| red);
-            x = x.reduce_middle(outer, r, inner, op, if last { scale } else { 1.0 });
+            x = x.reduce_middle(outer, r, inner, op, if last { scale } else { 1.0 }, false);
         }
         if count == 1 {
             // Nothing was folded (reduced axes of size 1): the values are the input's.
