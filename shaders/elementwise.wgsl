@@ -242,8 +242,8 @@ fn fill_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
     }
 }
 
-// The backward of mean(|a|) over its n values, one pass where spreading the mean's gradient,
-// scaling it and the abs' derivative took three: out = c[0] alpha sign(a), alpha = 1 / n.
+// out = c[0] alpha sign(a): with alpha = 1 / n the backward of mean(|a|) over its n values,
+// one pass where spreading the mean's gradient, scaling it and abs' derivative took three.
 @compute @workgroup_size(256)
 fn mean_abs_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) lid: u32) {

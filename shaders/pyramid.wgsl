@@ -24,7 +24,9 @@
 // pyramid_down_grad:   out = down^T(coarse) at the fine size, one thread per fine pixel.
 // pyramid_laplace:     out = fine - expand(coarse), one thread per fine pixel.
 // pyramid_expand_grad: out = -expand^T(fine) at the coarse size (laplace's gradient with
-//                      respect to g), one thread per coarse pixel.
+//                      respect to g), one thread per coarse pixel; with ADD, coarse[i] added.
+// pyramid_down_grad adds fine[i] with ADD likewise: the Laplacian loss's backward sums each
+// level's gradients in the kernels that make them.
 // Grid: ceil(pixels / 256) workgroups of 256 (2-D when large).
 
 struct Params {
@@ -43,6 +45,7 @@ override TAP5: f32 = 0.0;
 override TAP6: f32 = 0.0;
 override TAP7: f32 = 0.0;
 override TAP8: f32 = 0.0;
+override ADD: bool = false;
 
 // The weight of offset i - RADIUS (i = 0 ..= 2 RADIUS).
 fn tap(i: i32) -> f32 {
@@ -127,7 +130,7 @@ fn pyramid_down_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
         }
         sum += wy * line;
     }
-    out[i] = sum;
+    out[i] = select(0.0, fine[i], ADD) + sum;
 }
 
 @compute @workgroup_size(256)
@@ -193,5 +196,5 @@ fn pyramid_expand_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
         }
         sum += wy * line;
     }
-    out[i] = -4.0 * sum;
+    out[i] = select(0.0, coarse[i], ADD) - 4.0 * sum;
 }

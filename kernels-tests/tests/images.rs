@@ -267,41 +267,47 @@ fn laplacian_pyramid_and_loss_match_the_reference_script() {
 
 #[test]
 fn laplacian_loss_weights_and_gradient() {
-    // Loss of the difference's pyramid, each level's mean |.| weighted; d = a - b.
-    let dims = [1usize, 2, 11, 9];
-    let weights = [1.0f32, 0.25, 0.0625];
-    let forward = |v: &[Vec<f64>]| {
-        let d: Vec<f64> = v[0].iter().zip(&v[1]).map(|(a, b)| a - b).collect();
-        let mut g = d;
-        let (mut h, mut w) = (11, 9);
-        let mut total = 0.0;
-        for (j, &wt) in weights.iter().enumerate() {
-            let level = if j + 1 < weights.len() {
-                let next = down_ref(&g, &W, 2, h, w);
-                let l = laplace_ref(&g, &next, &W, 2, h, w);
-                g = next;
-                h = h.div_ceil(2);
-                w = w.div_ceil(2);
-                l
-            } else {
-                g.clone()
-            };
-            total +=
-                f64::from(wt) * level.iter().map(|x| x.abs()).sum::<f64>() / level.len() as f64;
+    // Loss of the difference's pyramid, each level's mean |.| weighted; d = a - b. Odd
+    // sizes, levels down to one pixel (and past it), planes of whole vec4s.
+    for (dims, weights, seed) in [
+        ([1usize, 2, 11, 9], vec![1.0f32, 0.25, 0.0625], 4u64),
+        ([2, 1, 3, 2], vec![1.0, 0.5, 2.0, 1.0], 5),
+        ([1, 3, 16, 12], vec![1.0, 1.0, 1.0, 1.0], 6),
+    ] {
+        let [n, c, h0, w0] = dims;
+        let forward = |v: &[Vec<f64>]| {
+            let d: Vec<f64> = v[0].iter().zip(&v[1]).map(|(a, b)| a - b).collect();
+            let mut g = d;
+            let (mut h, mut w) = (h0, w0);
+            let mut total = 0.0;
+            for (j, &wt) in weights.iter().enumerate() {
+                let level = if j + 1 < weights.len() {
+                    let next = down_ref(&g, &W, n * c, h, w);
+                    let l = laplace_ref(&g, &next, &W, n * c, h, w);
+                    g = next;
+                    h = h.div_ceil(2);
+                    w = w.div_ceil(2);
+                    l
+                } else {
+                    g.clone()
+                };
+                total += f64::from(wt) * level.iter().map(|x| x.abs()).sum::<f64>()
+                    / level.len() as f64;
+            }
+            vec![total]
+        };
+        OpCheck {
+            name: format!("laplacian_l1 {dims:?}"),
+            inputs: vec![(dims.to_vec(), -1.0, 1.0), (dims.to_vec(), -1.0, 1.0)],
+            gpu: &|t| loss::laplacian_l1(&t[0], &t[1], weights.len(), Some(&weights)),
+            forward: &forward,
+            backward: &|v, up| numeric_backward(&forward, v, up),
+            forward_tol: (1e-6, 1e-5),
+            grad_tol: (1e-6, 1e-4),
+            seed,
         }
-        vec![total]
-    };
-    OpCheck {
-        name: "laplacian_l1".into(),
-        inputs: vec![(dims.to_vec(), -1.0, 1.0), (dims.to_vec(), -1.0, 1.0)],
-        gpu: &|t| loss::laplacian_l1(&t[0], &t[1], 3, Some(&weights)),
-        forward: &forward,
-        backward: &|v, up| numeric_backward(&forward, v, up),
-        forward_tol: (1e-6, 1e-5),
-        grad_tol: (1e-6, 1e-4),
-        seed: 4,
+        .run();
     }
-    .run();
 }
 
 /// SSIM map over the valid area, from the definition, in f64.

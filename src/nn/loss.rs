@@ -36,30 +36,13 @@ pub fn laplacian_l1(
     weights: Option<&[f32]>,
 ) -> Tensor {
     in_layer("loss laplacian_l1", || {
-        if let Some(w) = weights {
-            assert_eq!(
-                w.len(),
-                levels,
-                "{} Laplacian weights for {levels} levels",
-                w.len()
-            );
-        }
-        let pyramid = pred
-            .sub(target)
-            .laplacian_pyramid(levels, &crate::ops::blur::PYRAMID_TAPS);
-        let mut total: Option<Tensor> = None;
-        for (j, level) in pyramid.iter().enumerate() {
-            let term = level.mean_abs();
-            let term = match weights {
-                Some(w) => term.scale(w[j]),
-                None => term,
-            };
-            total = Some(match total {
-                Some(t) => t.add(&term),
-                None => term,
-            });
-        }
-        total.expect("at least one level")
+        let ones = vec![1.0; levels];
+        pred.laplacian_l1(
+            target,
+            levels,
+            weights.unwrap_or(&ones),
+            &crate::ops::blur::PYRAMID_TAPS,
+        )
     })
 }
 

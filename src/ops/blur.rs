@@ -1,7 +1,7 @@
 //! Gaussian blur (shaders/blur.wgsl) and Gaussian / Laplacian pyramids
 //! (shaders/pyramid.wgsl) of NCHW tensors, with the reflect border throughout.
 
-use crate::autograd::record;
+use crate::autograd::{no_grad, record};
 use crate::gpu::{Grid, Kernel};
 use crate::ops::shaders::{BLUR, PYRAMID};
 use crate::tensor::Tensor;
@@ -66,13 +66,26 @@ fn pyramid_kernel(
     out: &Tensor,
     fine_dims: [usize; 4],
 ) {
+    launch_pyramid(entry, (fine, coarse), weights, out, fine_dims, false);
+}
+
+/// `pyramid_kernel` with ADD: the gradient kernels add the operand of the output's size
+/// (shaders/pyramid.wgsl).
+fn launch_pyramid(
+    entry: &'static str,
+    (fine, coarse): (&Tensor, &Tensor),
+    weights: &[f32],
+    out: &Tensor,
+    fine_dims: [usize; 4],
+    add: bool,
+) {
     let [n, c, h, w] = fine_dims;
     let gpu = out.gpu();
     let radius = (weights.len() - 1) / 2;
     let names = [
         "TAP0", "TAP1", "TAP2", "TAP3", "TAP4", "TAP5", "TAP6", "TAP7", "TAP8",
     ];
-    let mut constants = vec![("RADIUS", radius as f64)];
+    let mut constants = vec![("RADIUS", radius as f64), ("ADD", f64::from(u8::from(add)))];
     constants.extend(
         names
             .iter()
@@ -179,6 +192,73 @@ impl Tensor {
             out.push(next);
         }
         out
+    }
+
+    /// The Laplacian L1 loss sum_j weights[j] mean |L^j(self - target)| over the `levels`
+    /// levels of `laplacian_pyramid` with `taps`, as one op. Its backward runs the pyramid's
+    /// transposes from the coarsest level up, each level's gradient summed in the kernel that
+    /// makes it: with s_j = weights[j] g sign(L^j) / |L^j| and g_last = s_last,
+    /// g_j = s_j + down^T(g_{j+1} - expand^T(s_j)), and d / d self = g_0.
+    pub fn laplacian_l1(
+        &self,
+        target: &Tensor,
+        levels: usize,
+        weights: &[f32],
+        taps: &[f32],
+    ) -> Tensor {
+        assert_eq!(
+            weights.len(),
+            levels,
+            "{} Laplacian weights for {levels} levels",
+            weights.len()
+        );
+        nchw(self, "laplacian_l1");
+        let taps = pyramid_weights(taps);
+        let pyramid = no_grad(|| self.sub(target).laplacian_pyramid(levels, &taps));
+        let loss = no_grad(|| {
+            let terms = pyramid.iter().zip(weights).map(|(level, &w)| {
+                let mean = level.mean_of_magnitudes();
+                if w == 1.0 { mean } else { mean.scale(w) }
+            });
+            terms.reduce(|a, b| a.add(&b)).expect("at least one level")
+        });
+        let weights = weights.to_vec();
+        let backward = move |g: &Tensor, needs: &[bool]| {
+            let signs: Vec<Tensor> = pyramid
+                .iter()
+                .zip(&weights)
+                .map(|(level, &w)| level.scaled_signs(g, w / level.numel() as f32))
+                .collect();
+            let (coarsest, finer) = signs.split_last().expect("at least one level");
+            let mut grad = coarsest.clone();
+            for s in finer.iter().rev() {
+                let level_dims = nchw(s, "laplacian level");
+                let through = Tensor::uninit(s.gpu(), grad.dims());
+                let sources = (s, &grad);
+                launch_pyramid(
+                    "pyramid_expand_grad",
+                    sources,
+                    &taps,
+                    &through,
+                    level_dims,
+                    true,
+                );
+                let finer_grad = Tensor::uninit(s.gpu(), &level_dims);
+                let sources = (s, &through);
+                launch_pyramid(
+                    "pyramid_down_grad",
+                    sources,
+                    &taps,
+                    &finer_grad,
+                    level_dims,
+                    true,
+                );
+                grad = finer_grad;
+            }
+            let dtarget = needs[1].then(|| grad.neg());
+            vec![needs[0].then_some(grad), dtarget]
+        };
+        record(&[self, target], loss, Box::new(backward))
     }
 
     /// Laplacian pyramid L^j = G^j - expand(G^{j+1}) for j < levels - 1, and the Gaussian

@@ -250,16 +250,16 @@ impl Tensor {
         record(
             &[self],
             out,
-            Box::new(move |g, _| vec![Some(x.mean_abs_grad(g))]),
+            Box::new(move |g, _| vec![Some(x.scaled_signs(g, 1.0 / x.numel() as f32))]),
         )
     }
 
-    /// g sign(self) / n for the scalar g.
-    fn mean_abs_grad(&self, g: &Tensor) -> Tensor {
+    /// g scale sign(self) for the scalar g: mean_abs's gradient for scale 1 / n.
+    pub(crate) fn scaled_signs(&self, g: &Tensor, scale: f32) -> Tensor {
         let gpu = self.gpu();
         let out = Tensor::uninit(gpu, self.dims());
         let n = self.numel();
-        let params = [n as u32, 0, 0, 0, 0, (1.0 / n as f32).to_bits(), 0];
+        let params = [n as u32, 0, 0, 0, 0, scale.to_bits(), 0];
         let kernel = Kernel::new(&ELEMENTWISE, "mean_abs_grad").doing(2 * n, 2 * n);
         // The vec4 form reads self and writes out four values at a time, g as one value.
         if n.is_multiple_of(4) {
