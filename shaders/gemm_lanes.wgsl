@@ -33,6 +33,11 @@ override B_WIDE: u32 = 0u;
 
 @group(0) @binding(5) var<storage, read> a4: array<vec4f>;
 @group(0) @binding(6) var<storage, read> b4: array<vec4f>;
+// C seen as vec4s (the same buffer as c): WIDE_STORE stores a quad of four adjacent columns
+// in one access where the host found them adjacent and 16-byte aligned in C (a matmul with
+// N and C's batch stride multiples of 4).
+@group(0) @binding(7) var<storage, read_write> c4: array<vec4f>;
+override WIDE_STORE: bool = false;
 
 const MAX_ROWS: u32 = 32u;
 const MAX_QUADS: u32 = 2u;
@@ -72,6 +77,15 @@ fn store_block(z: u32, row0: u32, rows: u32, col0: u32, lane: u32, acc: ptr<func
             let rc = row_context(z, row);
             for (var j = 0u; j < QUADS; j++) {
                 let v = (*acc)[i][j];
+                if WIDE_STORE {
+                    let col = lane_column(col0, lane, j, 0u);
+                    if col < p.n {
+                        c4[(rc.y + cols[j][0].w) / 4] = vec4f(
+                            with_bias(v.x, row, col), with_bias(v.y, row, col + 1u),
+                            with_bias(v.z, row, col + 2u), with_bias(v.w, row, col + 3u));
+                    }
+                    continue;
+                }
                 store(rc, cols[j][0], row, lane_column(col0, lane, j, 0u), v.x);
                 store(rc, cols[j][1], row, lane_column(col0, lane, j, 1u), v.y);
                 store(rc, cols[j][2], row, lane_column(col0, lane, j, 2u), v.z);

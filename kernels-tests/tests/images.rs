@@ -291,8 +291,8 @@ fn laplacian_loss_weights_and_gradient() {
                 } else {
                     g.clone()
                 };
-                total += f64::from(wt) * level.iter().map(|x| x.abs()).sum::<f64>()
-                    / level.len() as f64;
+                total +=
+                    f64::from(wt) * level.iter().map(|x| x.abs()).sum::<f64>() / level.len() as f64;
             }
             vec![total]
         };

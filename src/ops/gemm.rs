@@ -277,6 +277,11 @@ impl Gemm<'_> {
                         };
                         let k_runs =
                             self.mode == Mode::WeightGrad && self.params.grid_w.is_multiple_of(4);
+                        let wide_store = matches!(self.mode, Mode::Matmul { .. })
+                            && b_wide == 2
+                            && self.params.n.is_multiple_of(4)
+                            && self.params.c_batch_stride.is_multiple_of(4);
+                        constants.push(("WIDE_STORE", f64::from(u8::from(wide_store))));
                         constants.extend([
                             ("A_WIDE", f64::from(a_wide)),
                             ("B_WIDE", f64::from(b_wide)),
@@ -299,12 +304,12 @@ impl Gemm<'_> {
                     .with(&constants)
                     .tagged(self.tag())
                     .doing(flops, floats);
-                // gemm_lanes also sees A and B as vec4s, gemm_window_rows A alone.
-                let wide = [self.a.buffer(), self.b.buffer()];
-                let wide = if window.is_some() {
-                    &wide[..1]
+                // gemm_lanes also sees A, B and C as vec4s, gemm_window_rows A and C.
+                let (a4, b4, c4) = (self.a.buffer(), self.b.buffer(), self.out.buffer());
+                let wide: &[&wgpu::Buffer] = if window.is_some() {
+                    &[a4, c4]
                 } else {
-                    &wide[..]
+                    &[a4, b4, c4]
                 };
                 let words: &[u32] = bytemuck::cast_slice(std::slice::from_ref(&params));
                 gpu.dispatch(&kernel, &[&storage[..], wide].concat(), words, grid);
