@@ -1357,6 +1357,15 @@ fn profile_row(stderr: &str, kernels: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Cell `column` (1: calls, 2: total ms) of the kernel table's "all" row.
+fn all_kernels(stderr: &str, column: usize) -> f64 {
+    stderr
+        .lines()
+        .find(|l| l.starts_with("all "))
+        .and_then(|l| l.split_whitespace().nth(column)?.parse().ok())
+        .unwrap_or_else(|| panic!("no \"all\" row in:\n{stderr}"))
+}
+
 /// The per-layer table of a profiled GLO run: each layer's time lands in the phases its
 /// kernels belong to, and the layers account for all of the kernels' time.
 fn check_layer_table(stderr: &str) {
@@ -1402,11 +1411,7 @@ fn check_layer_table(stderr: &str) {
             cells[cells.len() - 4].parse::<f64>().unwrap()
         })
         .sum();
-    let kernels: f64 = stderr
-        .lines()
-        .find(|l| l.starts_with("all "))
-        .and_then(|l| l.split_whitespace().nth(2)?.parse().ok())
-        .unwrap();
+    let kernels = all_kernels(stderr, 2);
     assert!(
         (layers - kernels).abs() <= 0.001 * table.len() as f64 + 1e-3 * kernels,
         "layers sum to {layers} ms, kernels to {kernels} ms:\n{stderr}"
@@ -1462,14 +1467,9 @@ fn profile_reports_rates_against_measured_peaks_and_writes_a_trace() {
     let events = trace["traceEvents"].as_array().unwrap();
     let dispatches: Vec<&serde_json::Value> =
         events.iter().filter(|e| e["cat"] == "dispatch").collect();
-    let all_calls: u64 = stderr
-        .lines()
-        .find(|l| l.starts_with("all "))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap();
     assert_eq!(
-        dispatches.len() as u64,
-        all_calls,
+        dispatches.len() as f64,
+        all_kernels(&stderr, 1),
         "one trace event per dispatch"
     );
     assert!(
