@@ -245,7 +245,7 @@ fn fill_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
 // out = c[0] alpha sign(a): with alpha = 1 / n the backward of mean(|a|) over its n values,
 // one pass where spreading the mean's gradient, scaling it and abs' derivative took three.
 @compute @workgroup_size(256)
-fn mean_abs_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn scaled_signs(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                  @builtin(local_invocation_index) lid: u32) {
     let i = element(wid, nwg, lid);
     if i < p.n {
@@ -254,7 +254,7 @@ fn mean_abs_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 }
 
 @compute @workgroup_size(256)
-fn mean_abs_grad_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+fn scaled_signs_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                       @builtin(local_invocation_index) lid: u32) {
     let i = element(wid, nwg, lid);
     if i < p.n / 4u {

@@ -260,12 +260,12 @@ impl Tensor {
         let out = Tensor::uninit(gpu, self.dims());
         let n = self.numel();
         let params = [n as u32, 0, 0, 0, 0, scale.to_bits(), 0];
-        let kernel = Kernel::new(&ELEMENTWISE, "mean_abs_grad").doing(2 * n, 2 * n);
+        let kernel = Kernel::new(&ELEMENTWISE, "scaled_signs").doing(2 * n, 2 * n);
         // The vec4 form reads self and writes out four values at a time, g as one value.
         if n.is_multiple_of(4) {
             gpu.dispatch_by_binding(
                 &Kernel {
-                    entry: "mean_abs_grad_wide",
+                    entry: "scaled_signs_wide",
                     ..kernel
                 },
                 &[(5, self.buffer()), (3, g.buffer()), (8, out.buffer())],
