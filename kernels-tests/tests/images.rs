@@ -268,15 +268,19 @@ fn laplacian_pyramid_and_loss_match_the_reference_script() {
 #[test]
 fn laplacian_loss_weights_and_gradient() {
     // Loss of the difference's pyramid, each level's mean |.| weighted; d = a - b. Odd
-    // sizes, levels down to one pixel (and past it), planes of whole vec4s.
-    for (dims, weights, seed) in [
-        ([1usize, 2, 11, 9], vec![1.0f32, 0.25, 0.0625], 4u64),
-        ([2, 1, 3, 2], vec![1.0, 0.5, 2.0, 1.0], 5),
-        ([1, 3, 16, 12], vec![1.0, 1.0, 1.0, 1.0], 6),
+    // sizes, levels down to one pixel (and past it), planes of whole vec4s, and one target
+    // broadcast over a batch of two (its gradient summed back).
+    for (dims, images_b, weights, seed) in [
+        ([1usize, 2, 11, 9], 1usize, vec![1.0f32, 0.25, 0.0625], 4u64),
+        ([2, 1, 3, 2], 2, vec![1.0, 0.5, 2.0, 1.0], 5),
+        ([1, 3, 16, 12], 1, vec![1.0, 1.0, 1.0, 1.0], 6),
+        ([2, 1, 9, 7], 1, vec![1.0, 0.5, 0.25], 7),
     ] {
         let [n, c, h0, w0] = dims;
         let forward = |v: &[Vec<f64>]| {
-            let d: Vec<f64> = v[0].iter().zip(&v[1]).map(|(a, b)| a - b).collect();
+            let d: Vec<f64> = (0..v[0].len())
+                .map(|i| v[0][i] - v[1][i % v[1].len()])
+                .collect();
             let mut g = d;
             let (mut h, mut w) = (h0, w0);
             let mut total = 0.0;
@@ -298,7 +302,10 @@ fn laplacian_loss_weights_and_gradient() {
         };
         OpCheck {
             name: format!("laplacian_l1 {dims:?}"),
-            inputs: vec![(dims.to_vec(), -1.0, 1.0), (dims.to_vec(), -1.0, 1.0)],
+            inputs: vec![
+                (dims.to_vec(), -1.0, 1.0),
+                (vec![images_b, c, h0, w0], -1.0, 1.0),
+            ],
             gpu: &|t| loss::laplacian_l1(&t[0], &t[1], weights.len(), Some(&weights)),
             forward: &forward,
             backward: &|v, up| numeric_backward(&forward, v, up),

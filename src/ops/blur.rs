@@ -212,8 +212,9 @@ impl Tensor {
             "{} Laplacian weights for {levels} levels",
             weights.len()
         );
-        nchw(self, "laplacian_l1");
         let taps = pyramid_weights(taps);
+        // The difference may broadcast one operand: each gradient is summed back to its shape.
+        let shapes = (self.shape(), target.shape());
         let pyramid = no_grad(|| self.sub(target).laplacian_pyramid(levels, &taps));
         let loss = no_grad(|| {
             let terms = pyramid.iter().zip(weights).map(|(level, &w)| {
@@ -255,8 +256,8 @@ impl Tensor {
                 );
                 grad = finer_grad;
             }
-            let dtarget = needs[1].then(|| grad.neg());
-            vec![needs[0].then_some(grad), dtarget]
+            let dtarget = needs[1].then(|| grad.neg().sum_to(shapes.1));
+            vec![needs[0].then(|| grad.sum_to(shapes.0)), dtarget]
         };
         record(&[self, target], loss, Box::new(backward))
     }

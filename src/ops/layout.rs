@@ -245,7 +245,6 @@ impl Tensor {
     }
 }
 
-/// Row indices as the f32 tensor the row kernels read (exact below 2^24 rows).
 /// Refuses a list of rows that names one twice: two threads would write it.
 fn assert_distinct(rows: &[usize], what: &str) {
     let mut sorted = rows.to_vec();
@@ -256,6 +255,7 @@ fn assert_distinct(rows: &[usize], what: &str) {
     );
 }
 
+/// Row indices as the f32 tensor the row kernels read (exact below 2^24 rows).
 fn row_index(gpu: &std::sync::Arc<crate::gpu::Gpu>, rows: &[usize], table_rows: usize) -> Tensor {
     assert!(
         rows.iter().all(|&r| r < table_rows),
