@@ -85,7 +85,13 @@ fn launch_pyramid(
     let names = [
         "TAP0", "TAP1", "TAP2", "TAP3", "TAP4", "TAP5", "TAP6", "TAP7", "TAP8",
     ];
-    let mut constants = vec![("RADIUS", radius as f64), ("ADD", f64::from(u8::from(add)))];
+    // Every kernel's windows reach at most radius pixels past a pixel of the fine level.
+    let one_reflection = h.min(w) > radius;
+    let mut constants = vec![
+        ("RADIUS", radius as f64),
+        ("ADD", f64::from(u8::from(add))),
+        ("ONE_REFLECTION", f64::from(u8::from(one_reflection))),
+    ];
     constants.extend(
         names
             .iter()
