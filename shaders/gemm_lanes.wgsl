@@ -334,6 +334,12 @@ override K_STEP: i32 = 1;          // B_WIDE 3: image columns between consecutiv
 // A weight gradient whose output rows are a multiple of 4 wide: each step's four k are
 // neighbouring output columns of one row.
 override K_RUNS: bool = false;
+// Window rows per step of gemm_window_rows: each accumulator is read and written once per
+// STEP_TAPS multiply-adds (the driver keeps the accumulators in memory), so rows of few taps
+// (a stride-2 transposed convolution's class has 2) are taken several at a time. The host
+// checks that they divide K's window rows and that STEP_TAPS <= MAX_TAPS.
+override WINDOW_ROWS_PER_STEP: u32 = 1u;
+override STEP_TAPS: u32 = WINDOW_ROWS_PER_STEP * TAPS;
 
 const MAX_TAPS: u32 = 8u;
 const MAX_SPAN: u32 = 16u;
@@ -393,39 +399,44 @@ fn gemm_window_rows(@builtin(workgroup_id) wid: vec3u,
     var channel = 0u;
     var row_tap = 0u;
     let row_taps = select(p.taps_y, p.kh, MODE == 1u);
-    for (var r = 0u; r < p.k / TAPS; r++) {
+    for (var r = 0u; r < p.k / TAPS; r += WINDOW_ROWS_PER_STEP) {
+        // held[g][s TAPS + t], bv[j][s TAPS + t]: tap t of the step's window row s.
         var held: array<array<f32, MAX_TAPS>, 8>;
-        let kc0 = window_row_context(channel, row_tap);
-        row_tap += 1u;
-        if row_tap == row_taps {
-            row_tap = 0u;
-            channel += 1u;
-        }
-        if A_WIDE == 1u {
-            // Four taps of a row in one load (the host checks TAPS == 4 and the alignment).
-            for (var g = 0u; g < groups; g++) {
-                let four = a4[(a_rows[g].x + kc0.w) / 4];
-                held[g][0] = four.x;
-                held[g][1] = four.y;
-                held[g][2] = four.z;
-                held[g][3] = four.w;
+        var bv: array<array<vec4f, MAX_TAPS>, MAX_QUADS>;
+        for (var s = 0u; s < WINDOW_ROWS_PER_STEP; s++) {
+            let kc0 = window_row_context(channel, row_tap);
+            row_tap += 1u;
+            if row_tap == row_taps {
+                row_tap = 0u;
+                channel += 1u;
             }
-        } else {
-            // A's taps of a window row: adjacent in a convolution's weights, tap_step_x apart
-            // in a transposed convolution's.
-            let a_step = select(i32(p.tap_step_x), 1, MODE == 1u);
-            for (var t = 0u; t < TAPS; t++) {
+            let first = s * TAPS;
+            if A_WIDE == 1u {
+                // Four taps of a row in one load (the host checks TAPS == 4 and the alignment).
                 for (var g = 0u; g < groups; g++) {
-                    held[g][t] = a[a_rows[g].x + kc0.w + i32(t) * a_step];
+                    let four = a4[(a_rows[g].x + kc0.w) / 4];
+                    held[g][first] = four.x;
+                    held[g][first + 1u] = four.y;
+                    held[g][first + 2u] = four.z;
+                    held[g][first + 3u] = four.w;
+                }
+            } else {
+                // A's taps of a window row: adjacent in a convolution's weights, tap_step_x
+                // apart in a transposed convolution's.
+                let a_step = select(i32(p.tap_step_x), 1, MODE == 1u);
+                for (var t = 0u; t < TAPS; t++) {
+                    for (var g = 0u; g < groups; g++) {
+                        held[g][first + t] = a[a_rows[g].x + kc0.w + i32(t) * a_step];
+                    }
                 }
             }
-        }
-        var bv: array<array<vec4f, MAX_TAPS>, MAX_QUADS>;
-        for (var j = 0u; j < QUADS; j++) {
-            let win = window_run(quads[j].x + kc0.x, quads[j].y + kc0.y, quads[j].z + kc0.z);
-            for (var t = 0u; t < TAPS; t++) {
-                bv[j][t] = vec4f(win[window_at(0u, t)], win[window_at(1u, t)],
-                                 win[window_at(2u, t)], win[window_at(3u, t)]);
+            for (var j = 0u; j < QUADS; j++) {
+                let win = window_run(quads[j].x + kc0.x, quads[j].y + kc0.y,
+                                     quads[j].z + kc0.z);
+                for (var t = 0u; t < TAPS; t++) {
+                    bv[j][first + t] = vec4f(win[window_at(0u, t)], win[window_at(1u, t)],
+                                             win[window_at(2u, t)], win[window_at(3u, t)]);
+                }
             }
         }
         window_rows_update(&acc, 0u, LOW_ROWS, &held, &bv);
@@ -436,7 +447,7 @@ fn gemm_window_rows(@builtin(workgroup_id) wid: vec3u,
     store_block(z, row0 + LOW_ROWS, HIGH_ROWS, col0, lane, &acc_high, cols);
 }
 
-// A window row's multiply-adds for the block's rows first .. first + rows, kept in acc. Rows
+// A step's multiply-adds for the block's rows first .. first + rows, kept in acc. Rows
 // outermost and one running sum per quad: with taps outermost, or rows inside taps, the driver
 // kept the accumulators in memory (2 to 3x slower).
 fn window_rows_update(acc: ptr<function, Block>, first: u32, rows: u32,
@@ -445,12 +456,12 @@ fn window_rows_update(acc: ptr<function, Block>, first: u32, rows: u32,
     for (var i = 0u; i < rows; i++) {
         let row = first + i;
         var vs: array<f32, MAX_TAPS>;
-        for (var t = 0u; t < TAPS; t++) {
+        for (var t = 0u; t < STEP_TAPS; t++) {
             vs[t] = subgroupShuffle((*held)[row / LANES][t], row % LANES);
         }
         for (var j = 0u; j < QUADS; j++) {
             var sum = (*acc)[i][j];
-            for (var t = 0u; t < TAPS; t++) {
+            for (var t = 0u; t < STEP_TAPS; t++) {
                 sum = fma(vec4f(vs[t]), (*bv)[j][t], sum);
             }
             (*acc)[i][j] = sum;
