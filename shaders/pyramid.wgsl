@@ -26,13 +26,18 @@
 // pyramid_expand_grad: out = -expand^T(fine) at the coarse size (laplace's gradient with
 //                      respect to g), one thread per coarse pixel; with ADD, coarse[i] added.
 // pyramid_down_grad adds fine[i] with ADD likewise: the Laplacian loss's backward sums each
-// level's gradients in the kernels that make them.
+// level's gradients in the kernels that make them. It also takes the gradient of each level's
+// mean |L| where it is read, not from a tensor of its own: with FINE_SIGNS a value v of
+// `fine` stands for upstream[0] fine_scale sign(v), with COARSE_SIGNS one of `coarse` for
+// upstream[0] coarse_scale sign(v) (binding 3, upstream: the loss's incoming gradient).
 // Grid: ceil(pixels / 256) workgroups of 256 (2-D when large).
 
 struct Params {
     planes: u32,
     h: u32,          // fine size
     w: u32,
+    fine_scale: f32,
+    coarse_scale: f32,
 }
 
 override RADIUS: u32 = 2u;         // at most 4
@@ -46,6 +51,8 @@ override TAP6: f32 = 0.0;
 override TAP7: f32 = 0.0;
 override TAP8: f32 = 0.0;
 override ADD: bool = false;
+override FINE_SIGNS: bool = false;
+override COARSE_SIGNS: bool = false;
 
 // The weight of offset i - RADIUS (i = 0 ..= 2 RADIUS).
 fn tap(i: i32) -> f32 {
@@ -56,7 +63,37 @@ fn tap(i: i32) -> f32 {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> fine: array<f32>;
 @group(0) @binding(2) var<storage, read> coarse: array<f32>;
+@group(0) @binding(3) var<storage, read> upstream: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+// upstream[0], loaded once per thread by load_upstream (a load is a loop over the lanes on
+// software rasterisers).
+var<private> upstream_gradient: f32;
+
+fn load_upstream() {
+    if FINE_SIGNS || COARSE_SIGNS {
+        upstream_gradient = upstream[0];
+    }
+}
+
+// The gradient of a level's mean |L| at a value v of it, for `scale` = weight / count.
+fn signed(v: f32, scale: f32) -> f32 {
+    return upstream_gradient * scale * sign(v);
+}
+
+fn fine_value(i: u32) -> f32 {
+    if FINE_SIGNS {
+        return signed(fine[i], p.fine_scale);
+    }
+    return fine[i];
+}
+
+fn coarse_value(i: u32) -> f32 {
+    if COARSE_SIGNS {
+        return signed(coarse[i], p.coarse_scale);
+    }
+    return coarse[i];
+}
 
 fn ch() -> u32 { return (p.h + 1u) / 2u; }
 fn cw() -> u32 { return (p.w + 1u) / 2u; }
@@ -103,6 +140,7 @@ fn pyramid_down_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
                      @builtin(local_invocation_index) lid: u32) {
     let i = index(wid, nwg, lid);
     if i >= p.planes * p.h * p.w { return; }
+    load_upstream();
     let plane = i / (p.h * p.w);
     let j = i32((i / p.w) % p.h);
     let k = i32(i % p.w);
@@ -130,7 +168,7 @@ fn pyramid_down_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
         }
         sum += wy * line;
     }
-    out[i] = select(0.0, fine[i], ADD) + sum;
+    out[i] = select(0.0, fine_value(i), ADD) + sum;
 }
 
 @compute @workgroup_size(256)
@@ -170,6 +208,7 @@ fn pyramid_expand_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
                        @builtin(local_invocation_index) lid: u32) {
     let i = index(wid, nwg, lid);
     if i >= p.planes * ch() * cw() { return; }
+    load_upstream();
     let plane = i / (ch() * cw());
     let py = i32((i / cw()) % ch());
     let px = i32(i % cw());
@@ -192,9 +231,9 @@ fn pyramid_expand_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroup
         let row = (plane * p.h + u32(y)) * p.w;
         var line = 0.0;
         for (var d = 0; d <= 2 * r; d++) {
-            line += wx[d] * fine[row + u32(min(x0 + d, x1))];
+            line += wx[d] * fine_value(row + u32(min(x0 + d, x1)));
         }
         sum += wy * line;
     }
-    out[i] = select(0.0, coarse[i], ADD) - 4.0 * sum;
+    out[i] = select(0.0, coarse_value(i), ADD) - 4.0 * sum;
 }

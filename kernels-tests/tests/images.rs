@@ -268,13 +268,14 @@ fn laplacian_pyramid_and_loss_match_the_reference_script() {
 #[test]
 fn laplacian_loss_weights_and_gradient() {
     // Loss of the difference's pyramid, each level's mean |.| weighted; d = a - b. Odd
-    // sizes, levels down to one pixel (and past it), planes of whole vec4s, and one target
-    // broadcast over a batch of two (its gradient summed back).
+    // sizes, levels down to one pixel (and past it), planes of whole vec4s, one target
+    // broadcast over a batch of two (its gradient summed back), and a single level.
     for (dims, images_b, weights, seed) in [
         ([1usize, 2, 11, 9], 1usize, vec![1.0f32, 0.25, 0.0625], 4u64),
         ([2, 1, 3, 2], 2, vec![1.0, 0.5, 2.0, 1.0], 5),
         ([1, 3, 16, 12], 1, vec![1.0, 1.0, 1.0, 1.0], 6),
         ([2, 1, 9, 7], 1, vec![1.0, 0.5, 0.25], 7),
+        ([1, 2, 5, 6], 1, vec![0.5], 8),
     ] {
         let [n, c, h0, w0] = dims;
         let forward = |v: &[Vec<f64>]| {

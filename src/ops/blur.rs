@@ -66,18 +66,35 @@ fn pyramid_kernel(
     out: &Tensor,
     fine_dims: [usize; 4],
 ) {
-    launch_pyramid(entry, (fine, coarse), weights, out, fine_dims, false);
+    launch_pyramid(
+        entry,
+        (fine, coarse),
+        weights,
+        out,
+        fine_dims,
+        Summing::default(),
+    );
 }
 
-/// `pyramid_kernel` with ADD: the gradient kernels add the operand of the output's size
-/// (shaders/pyramid.wgsl).
+/// What a pyramid gradient kernel sums in (shaders/pyramid.wgsl).
+#[derive(Clone, Copy, Default)]
+struct Summing<'a> {
+    /// ADD: the operand of the output's size is added.
+    add: bool,
+    /// The Laplacian loss's incoming gradient, and the scales (weight / count) with which the
+    /// kernel takes the fine or the coarse operand as its level's signs (FINE_SIGNS,
+    /// COARSE_SIGNS).
+    signs: Option<(&'a Tensor, Option<f32>, Option<f32>)>,
+}
+
+/// `pyramid_kernel` with what a gradient kernel sums in.
 fn launch_pyramid(
     entry: &'static str,
     (fine, coarse): (&Tensor, &Tensor),
     weights: &[f32],
     out: &Tensor,
     fine_dims: [usize; 4],
-    add: bool,
+    summing: Summing,
 ) {
     let [n, c, h, w] = fine_dims;
     let gpu = out.gpu();
@@ -87,10 +104,14 @@ fn launch_pyramid(
     ];
     // Every kernel's windows reach at most radius pixels past a pixel of the fine level.
     let one_reflection = h.min(w) > radius;
+    let (upstream, fine_scale, coarse_scale) = summing.signs.unwrap_or((fine, None, None));
+    let flag = |on: bool| f64::from(u8::from(on));
     let mut constants = vec![
         ("RADIUS", radius as f64),
-        ("ADD", f64::from(u8::from(add))),
-        ("ONE_REFLECTION", f64::from(u8::from(one_reflection))),
+        ("ADD", flag(summing.add)),
+        ("ONE_REFLECTION", flag(one_reflection)),
+        ("FINE_SIGNS", flag(fine_scale.is_some())),
+        ("COARSE_SIGNS", flag(coarse_scale.is_some())),
     ];
     constants.extend(
         names
@@ -104,8 +125,19 @@ fn launch_pyramid(
         &Kernel::new(&PYRAMID, entry)
             .with(&constants)
             .doing(4 * weights.len() * values, values),
-        &[(1, fine.buffer()), (2, coarse.buffer()), (4, out.buffer())],
-        &[(n * c) as u32, h as u32, w as u32],
+        &[
+            (1, fine.buffer()),
+            (2, coarse.buffer()),
+            (3, upstream.buffer()),
+            (4, out.buffer()),
+        ],
+        &[
+            (n * c) as u32,
+            h as u32,
+            w as u32,
+            fine_scale.unwrap_or(0.0).to_bits(),
+            coarse_scale.unwrap_or(0.0).to_bits(),
+        ],
         gpu.linear_grid((out.numel() as u64).div_ceil(256)),
     );
 }
@@ -231,37 +263,45 @@ impl Tensor {
         });
         let weights = weights.to_vec();
         let backward = move |g: &Tensor, needs: &[bool]| {
-            let signs: Vec<Tensor> = pyramid
-                .iter()
-                .zip(&weights)
-                .map(|(level, &w)| level.scaled_signs(g, w / level.numel() as f32))
-                .collect();
-            let (coarsest, finer) = signs.split_last().expect("at least one level");
-            let mut grad = coarsest.clone();
-            for s in finer.iter().rev() {
-                let level_dims = nchw(s, "laplacian level");
-                let through = Tensor::uninit(s.gpu(), grad.dims());
-                let sources = (s, &grad);
+            // Level j's gradient s_j = weights[j] g sign(L^j) / |L^j| is taken from L^j by the
+            // kernels that read it (FINE_SIGNS, COARSE_SIGNS): no tensor of signs is written.
+            let scale = |j: usize| weights[j] / pyramid[j].numel() as f32;
+            let last = pyramid.len() - 1;
+            let mut grad = (last == 0).then(|| pyramid[0].scaled_signs(g, scale(0)));
+            for j in (0..last).rev() {
+                let level = &pyramid[j];
+                let level_dims = nchw(level, "laplacian level");
+                // g_{j+1} - expand^T(s_j): g_last is the coarsest level's signs.
+                let through = Tensor::uninit(g.gpu(), pyramid[j + 1].dims());
+                let coarser = grad.as_ref().unwrap_or(&pyramid[last]);
+                let coarse_scale = grad.is_none().then(|| scale(last));
                 launch_pyramid(
                     "pyramid_expand_grad",
-                    sources,
+                    (level, coarser),
                     &taps,
                     &through,
                     level_dims,
-                    true,
+                    Summing {
+                        add: true,
+                        signs: Some((g, Some(scale(j)), coarse_scale)),
+                    },
                 );
-                let finer_grad = Tensor::uninit(s.gpu(), &level_dims);
-                let sources = (s, &through);
+                // s_j + down^T(that).
+                let finer_grad = Tensor::uninit(g.gpu(), &level_dims);
                 launch_pyramid(
                     "pyramid_down_grad",
-                    sources,
+                    (level, &through),
                     &taps,
                     &finer_grad,
                     level_dims,
-                    true,
+                    Summing {
+                        add: true,
+                        signs: Some((g, Some(scale(j)), None)),
+                    },
                 );
-                grad = finer_grad;
+                grad = Some(finer_grad);
             }
+            let grad = grad.expect("level 0's gradient");
             let dtarget = needs[1].then(|| grad.neg().sum_to(shapes.1));
             vec![needs[0].then(|| grad.sum_to(shapes.0)), dtarget]
         };
