@@ -437,3 +437,61 @@ fn batch_norm_input_grad_wide(@builtin(workgroup_id) wid: vec3u,
         out4[i] = dx;
     }
 }
+
+// The fused passes (software rasterisers, training mode, planes of whole vec4s): one
+// workgroup of GROUP per channel reduces the channel, then walks it again to write it, the
+// constants from the reduction shared in workgroup memory. One dispatch where there were two,
+// and the second walk finds the channel's values in the core's cache; a GPU would leave most
+// of its cores idle with a workgroup per channel, so it keeps the separate passes.
+// batch_norm_train_wide: batch_stats_wide then batch_normalize_wide.
+// batch_norm_grad_wide: batch_norm_sums_wide then batch_norm_input_grad_wide.
+var<workgroup> shared_constants: vec4f;
+
+@compute @workgroup_size(GROUP)
+fn batch_norm_train_wide(@builtin(workgroup_id) wid: vec3u,
+                         @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    let quads = p.n * p.s / 4u;
+    var acc = vec3f(0.0);
+    for (var i = lid; i < quads; i += GROUP) {
+        let v = x4[channel_quad(ch, i)];
+        acc = welford(welford(acc, v.x), v.y);
+        acc = welford(welford(acc, v.z), v.w);
+    }
+    finish_stats(ch, lid, acc);
+    if lid == 0u {
+        let inv_std = inverseSqrt(part_b[0] / f32(p.n * p.s) + p.eps);
+        shared_constants = vec4f(part_a[0], inv_std, gamma[ch], beta[ch]);
+    }
+    let k = workgroupUniformLoad(&shared_constants);
+    for (var i = lid; i < quads; i += GROUP) {
+        let at = channel_quad(ch, i);
+        out4[at] = normalized(x4[at], k);
+    }
+}
+
+@compute @workgroup_size(GROUP)
+fn batch_norm_grad_wide(@builtin(workgroup_id) wid: vec3u,
+                        @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    let quads = p.n * p.s / 4u;
+    let k = normalize_constants(ch);
+    var acc = vec2f(0.0);
+    for (var i = lid; i < quads; i += GROUP) {
+        let at = channel_quad(ch, i);
+        let v = x4[at];
+        let g = rectified_grad(v, dy4[at], k);
+        acc = gradient_sums(gradient_sums(acc, v.x, g.x, k), v.y, g.y, k);
+        acc = gradient_sums(gradient_sums(acc, v.z, g.z, k), v.w, g.w, k);
+    }
+    finish_sums(ch, lid, acc);
+    if lid == 0u {
+        shared_constants = vec4f(vec2f(part_a[0], part_b[0]) / f32(p.n * p.s), 0.0, 0.0);
+    }
+    let means = workgroupUniformLoad(&shared_constants).xy;
+    let constants = GradConstants(k, k.z * k.y, means);
+    for (var i = lid; i < quads; i += GROUP) {
+        let at = channel_quad(ch, i);
+        out4[at] = input_grad(x4[at], dy4[at], constants);
+    }
+}

@@ -51,6 +51,10 @@ struct Launch {
     /// values in the per-element passes, and its own plane's values only in the reductions
     /// (STRADDLE).
     straddle: bool,
+    /// Training mode on a software rasteriser with planes of whole vec4s: each pair of passes
+    /// runs as one kernel with a workgroup per channel (batch_norm_train_wide,
+    /// batch_norm_grad_wide).
+    fused: bool,
     /// Constants and grid of batch_normalize and batch_norm_input_grad: a workgroup of 64 per
     /// plane where planes are large, else 256 threads, one per value (or vec4); and the
     /// rectifier, the straddling and whether the constants are packed (training mode).
@@ -80,6 +84,7 @@ impl Launch {
             columns: s == 1,
             wide,
             straddle,
+            fused: training && wide && gpu.is_software(),
             per_element: [
                 threads,
                 per_plane,
@@ -192,6 +197,7 @@ impl Tensor {
             momentum.to_bits(),
         ];
         let packed = Tensor::uninit(gpu, &[2 * c, 4]);
+        let out = Tensor::uninit(gpu, self.dims());
         // Threads per channel of the two reductions (see shaders/norm.wgsl).
         let launch = Launch::new(gpu, (n, c, s), slope, training);
         let group = [
@@ -206,47 +212,63 @@ impl Tensor {
                 "batch norm in training mode needs more than one value per channel"
             );
             let (mean, var) = (Tensor::uninit(gpu, &[c]), Tensor::uninit(gpu, &[c]));
-            let (entry, [x_at, ..]) = launch.entry(Pass::Stats);
+            let per_channel = [
+                (2, mean.buffer()),
+                (3, var.buffer()),
+                (4, gamma.buffer()),
+                (5, beta.buffer()),
+                (7, running.mean.buffer()),
+                (8, running.var.buffer()),
+                (15, packed.buffer()),
+            ];
+            if launch.fused {
+                gpu.dispatch_by_binding(
+                    &Kernel::new(&NORM, "batch_norm_train_wide")
+                        .with(&group)
+                        .doing(5 * self.numel(), 3 * self.numel() + 6 * c),
+                    &[&[(12, self.buffer()), (14, out.buffer())], &per_channel[..]].concat(),
+                    &params,
+                    launch.reduction_grid(c),
+                );
+            } else {
+                let (entry, [x_at, ..]) = launch.entry(Pass::Stats);
+                gpu.dispatch_by_binding(
+                    // A sum and a sum of squares per value; the running averages are per
+                    // channel.
+                    &Kernel::new(&NORM, entry)
+                        .with(&group)
+                        .doing(3 * self.numel(), self.numel() + 6 * c),
+                    &[&[(x_at, self.buffer())], &per_channel[..]].concat(),
+                    &params,
+                    launch.reduction_grid(c),
+                );
+            }
+            (mean, var)
+        } else {
+            (running.mean.detach(), running.var.detach())
+        };
+        let (entry, [x_at, _, out_at]) = launch.entry(Pass::Normalize);
+        let normalize = || {
             gpu.dispatch_by_binding(
-                // A sum and a sum of squares per value; the running averages are per channel.
                 &Kernel::new(&NORM, entry)
-                    .with(&group)
-                    .doing(3 * self.numel(), self.numel() + 6 * c),
+                    .with(&launch.per_element)
+                    .doing(2 * self.numel(), 2 * self.numel() + 4 * c),
                 &[
                     (x_at, self.buffer()),
                     (2, mean.buffer()),
                     (3, var.buffer()),
                     (4, gamma.buffer()),
                     (5, beta.buffer()),
-                    (7, running.mean.buffer()),
-                    (8, running.var.buffer()),
+                    (out_at, out.buffer()),
                     (15, packed.buffer()),
                 ],
                 &params,
-                launch.reduction_grid(c),
-            );
-            (mean, var)
-        } else {
-            (running.mean.detach(), running.var.detach())
+                launch.grid,
+            )
         };
-        let out = Tensor::uninit(gpu, self.dims());
-        let (entry, [x_at, _, out_at]) = launch.entry(Pass::Normalize);
-        gpu.dispatch_by_binding(
-            &Kernel::new(&NORM, entry)
-                .with(&launch.per_element)
-                .doing(2 * self.numel(), 2 * self.numel() + 4 * c),
-            &[
-                (x_at, self.buffer()),
-                (2, mean.buffer()),
-                (3, var.buffer()),
-                (4, gamma.buffer()),
-                (5, beta.buffer()),
-                (out_at, out.buffer()),
-                (15, packed.buffer()),
-            ],
-            &params,
-            launch.grid,
-        );
+        if !launch.fused {
+            normalize();
+        }
         let (x, g, b) = (self.detach(), gamma.detach(), beta.detach());
         let backward = move |dy: &Tensor, needs: &[bool]| {
             let gpu = x.gpu();
@@ -262,6 +284,26 @@ impl Tensor {
                 (10, sum_dy_xhat.buffer()),
                 (15, packed.buffer()),
             ];
+            if launch.fused && needs[0] {
+                let dx = Tensor::uninit(gpu, x.dims());
+                gpu.dispatch_by_binding(
+                    &Kernel::new(&NORM, "batch_norm_grad_wide")
+                        .with(&group)
+                        .doing(9 * x.numel(), 5 * x.numel() + 9 * c),
+                    &[
+                        &[(12, x.buffer()), (13, dy.buffer()), (14, dx.buffer())],
+                        &per_channel[..],
+                    ]
+                    .concat(),
+                    &params,
+                    launch.reduction_grid(c),
+                );
+                return vec![
+                    Some(dx),
+                    needs[1].then(|| sum_dy_xhat.reshape(g.dims())),
+                    needs[2].then(|| sum_dy.reshape(g.dims())),
+                ];
+            }
             let (entry, [x_at, dy_at, _]) = launch.entry(Pass::Sums);
             gpu.dispatch_by_binding(
                 &Kernel::new(&NORM, entry)
