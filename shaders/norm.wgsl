@@ -369,10 +369,8 @@ fn welford_if(acc: vec3f, v: f32, mine: bool) -> vec3f {
     return select(acc, welford(acc, v), mine);
 }
 
-@compute @workgroup_size(GROUP)
-fn batch_stats_wide(@builtin(workgroup_id) wid: vec3u,
-                    @builtin(local_invocation_index) lid: u32) {
-    let ch = wid.x;
+// This thread's Welford triple over its share of channel ch's vec4s.
+fn channel_stats(ch: u32, lid: u32) -> vec3f {
     var acc = vec3f(0.0);
     for (var i = lid; i < reduction_quads(); i += GROUP) {
         let q = reduction_quad(ch, i);
@@ -380,7 +378,14 @@ fn batch_stats_wide(@builtin(workgroup_id) wid: vec3u,
         acc = welford_if(welford_if(acc, v.x, q.mine.x), v.y, q.mine.y);
         acc = welford_if(welford_if(acc, v.z, q.mine.z), v.w, q.mine.w);
     }
-    finish_stats(ch, lid, acc);
+    return acc;
+}
+
+@compute @workgroup_size(GROUP)
+fn batch_stats_wide(@builtin(workgroup_id) wid: vec3u,
+                    @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    finish_stats(ch, lid, channel_stats(ch, lid));
 }
 
 @compute @workgroup_size(THREADS)
@@ -400,11 +405,9 @@ fn batch_normalize_wide(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgrou
     }
 }
 
-@compute @workgroup_size(GROUP)
-fn batch_norm_sums_wide(@builtin(workgroup_id) wid: vec3u,
-                        @builtin(local_invocation_index) lid: u32) {
-    let ch = wid.x;
-    let k = normalize_constants(ch);
+// This thread's (sum dy, sum dy xhat) over its share of channel ch's vec4s; k as
+// normalized's.
+fn channel_sums(ch: u32, lid: u32, k: vec4f) -> vec2f {
     var acc = vec2f(0.0);
     for (var i = lid; i < reduction_quads(); i += GROUP) {
         let q = reduction_quad(ch, i);
@@ -415,7 +418,14 @@ fn batch_norm_sums_wide(@builtin(workgroup_id) wid: vec3u,
         acc = gradient_sums(gradient_sums(acc, x.x, g.x, k), x.y, g.y, k);
         acc = gradient_sums(gradient_sums(acc, x.z, g.z, k), x.w, g.w, k);
     }
-    finish_sums(ch, lid, acc);
+    return acc;
+}
+
+@compute @workgroup_size(GROUP)
+fn batch_norm_sums_wide(@builtin(workgroup_id) wid: vec3u,
+                        @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x;
+    finish_sums(ch, lid, channel_sums(ch, lid, normalize_constants(ch)));
 }
 
 @compute @workgroup_size(THREADS)
@@ -438,60 +448,79 @@ fn batch_norm_input_grad_wide(@builtin(workgroup_id) wid: vec3u,
     }
 }
 
-// The fused passes (software rasterisers, training mode, planes of whole vec4s): one
-// workgroup of GROUP per channel reduces the channel, then walks it again to write it, the
-// constants from the reduction shared in workgroup memory. One dispatch where there were two,
-// and the second walk finds the channel's values in the core's cache; a GPU would leave most
-// of its cores idle with a workgroup per channel, so it keeps the separate passes.
+// The fused passes (software rasterisers, training mode, planes of at least 4 values in a
+// tensor of whole vec4s): one workgroup of GROUP per channel reduces the channel, then walks it
+// again to write it, the constants from the reduction shared in workgroup memory. One dispatch
+// where there were two, and the second walk finds the channel's values in the core's cache; a
+// GPU would leave most of its cores idle with a workgroup per channel, so it keeps the separate
+// passes. With STRADDLE the vec4s that also hold another channel's values are written value by
+// value (binding 11, out, is the same buffer as out4), each workgroup only its own.
 // batch_norm_train_wide: batch_stats_wide then batch_normalize_wide.
 // batch_norm_grad_wide: batch_norm_sums_wide then batch_norm_input_grad_wide.
 var<workgroup> shared_constants: vec4f;
+
+// The vec4 holding the first (edge 0) or last (edge 1) values of plane b of channel ch, and
+// which of its values are the plane's.
+fn plane_edge(ch: u32, b: u32, edge: u32) -> ChannelQuad {
+    let start = (b * p.c + ch) * p.s;
+    let quad = select(start, start + p.s - 1u, edge == 1u) / 4u;
+    let values = 4u * quad + vec4u(0u, 1u, 2u, 3u);
+    return ChannelQuad(quad, values >= vec4u(start) & values < vec4u(start + p.s));
+}
+
+// Writes the channel's vec4s: whole ones in one store, with STRADDLE the shared ones (the
+// planes' edges) value by value. `value` gives a vec4's result from its index.
+fn write_channel(ch: u32, lid: u32, k: vec4f, means: vec2f) {
+    for (var i = lid; i < reduction_quads(); i += GROUP) {
+        let q = reduction_quad(ch, i);
+        if all(q.mine) {
+            out4[q.at] = channel_result(q.at, k, means);
+        }
+    }
+    if STRADDLE {
+        for (var j = lid; j < 2u * p.n; j += GROUP) {
+            let q = plane_edge(ch, j / 2u, j % 2u);
+            if !all(q.mine) {
+                let v = channel_result(q.at, k, means);
+                for (var c = 0u; c < 4u; c++) {
+                    if q.mine[c] {
+                        out[4u * q.at + c] = v[c];
+                    }
+                }
+            }
+        }
+    }
+}
+
+override GRADIENT: bool = false;  // write_channel's results: input gradients, not outputs
+
+fn channel_result(at: u32, k: vec4f, means: vec2f) -> vec4f {
+    if GRADIENT {
+        return input_grad(x4[at], dy4[at], GradConstants(k, k.z * k.y, means));
+    }
+    return normalized(x4[at], k);
+}
 
 @compute @workgroup_size(GROUP)
 fn batch_norm_train_wide(@builtin(workgroup_id) wid: vec3u,
                          @builtin(local_invocation_index) lid: u32) {
     let ch = wid.x;
-    let quads = p.n * p.s / 4u;
-    var acc = vec3f(0.0);
-    for (var i = lid; i < quads; i += GROUP) {
-        let v = x4[channel_quad(ch, i)];
-        acc = welford(welford(acc, v.x), v.y);
-        acc = welford(welford(acc, v.z), v.w);
-    }
-    finish_stats(ch, lid, acc);
+    finish_stats(ch, lid, channel_stats(ch, lid));
     if lid == 0u {
         let inv_std = inverseSqrt(part_b[0] / f32(p.n * p.s) + p.eps);
         shared_constants = vec4f(part_a[0], inv_std, gamma[ch], beta[ch]);
     }
-    let k = workgroupUniformLoad(&shared_constants);
-    for (var i = lid; i < quads; i += GROUP) {
-        let at = channel_quad(ch, i);
-        out4[at] = normalized(x4[at], k);
-    }
+    write_channel(ch, lid, workgroupUniformLoad(&shared_constants), vec2f(0.0));
 }
 
 @compute @workgroup_size(GROUP)
 fn batch_norm_grad_wide(@builtin(workgroup_id) wid: vec3u,
                         @builtin(local_invocation_index) lid: u32) {
     let ch = wid.x;
-    let quads = p.n * p.s / 4u;
     let k = normalize_constants(ch);
-    var acc = vec2f(0.0);
-    for (var i = lid; i < quads; i += GROUP) {
-        let at = channel_quad(ch, i);
-        let v = x4[at];
-        let g = rectified_grad(v, dy4[at], k);
-        acc = gradient_sums(gradient_sums(acc, v.x, g.x, k), v.y, g.y, k);
-        acc = gradient_sums(gradient_sums(acc, v.z, g.z, k), v.w, g.w, k);
-    }
-    finish_sums(ch, lid, acc);
+    finish_sums(ch, lid, channel_sums(ch, lid, k));
     if lid == 0u {
         shared_constants = vec4f(vec2f(part_a[0], part_b[0]) / f32(p.n * p.s), 0.0, 0.0);
     }
-    let means = workgroupUniformLoad(&shared_constants).xy;
-    let constants = GradConstants(k, k.z * k.y, means);
-    for (var i = lid; i < quads; i += GROUP) {
-        let at = channel_quad(ch, i);
-        out4[at] = input_grad(x4[at], dy4[at], constants);
-    }
+    write_channel(ch, lid, k, workgroupUniformLoad(&shared_constants).xy);
 }

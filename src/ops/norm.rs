@@ -51,9 +51,9 @@ struct Launch {
     /// values in the per-element passes, and its own plane's values only in the reductions
     /// (STRADDLE).
     straddle: bool,
-    /// Training mode on a software rasteriser with planes of whole vec4s: each pair of passes
-    /// runs as one kernel with a workgroup per channel (batch_norm_train_wide,
-    /// batch_norm_grad_wide).
+    /// Training mode on a software rasteriser with vec4 passes (planes of whole vec4s, or
+    /// straddling): each pair of passes runs as one kernel with a workgroup per channel
+    /// (batch_norm_train_wide, batch_norm_grad_wide).
     fused: bool,
     /// Constants and grid of batch_normalize and batch_norm_input_grad: a workgroup of 64 per
     /// plane where planes are large, else 256 threads, one per value (or vec4); and the
@@ -84,7 +84,7 @@ impl Launch {
             columns: s == 1,
             wide,
             straddle,
-            fused: training && wide && gpu.is_software(),
+            fused: training && (wide || straddle) && gpu.is_software(),
             per_element: [
                 threads,
                 per_plane,
@@ -226,7 +226,17 @@ impl Tensor {
                     &Kernel::new(&NORM, "batch_norm_train_wide")
                         .with(&group)
                         .doing(5 * self.numel(), 3 * self.numel() + 6 * c),
-                    &[&[(12, self.buffer()), (14, out.buffer())], &per_channel[..]].concat(),
+                    // dy4 is unused here: the kernel shares its writer with the gradient's.
+                    &[
+                        &[
+                            (12, self.buffer()),
+                            (13, self.buffer()),
+                            (11, out.buffer()),
+                            (14, out.buffer()),
+                        ],
+                        &per_channel[..],
+                    ]
+                    .concat(),
                     &params,
                     launch.reduction_grid(c),
                 );
@@ -288,10 +298,15 @@ impl Tensor {
                 let dx = Tensor::uninit(gpu, x.dims());
                 gpu.dispatch_by_binding(
                     &Kernel::new(&NORM, "batch_norm_grad_wide")
-                        .with(&group)
+                        .with(&[&group[..], &[("GRADIENT", 1.0)]].concat())
                         .doing(9 * x.numel(), 5 * x.numel() + 9 * c),
                     &[
-                        &[(12, x.buffer()), (13, dy.buffer()), (14, dx.buffer())],
+                        &[
+                            (12, x.buffer()),
+                            (13, dy.buffer()),
+                            (11, dx.buffer()),
+                            (14, dx.buffer()),
+                        ],
                         &per_channel[..],
                     ]
                     .concat(),
