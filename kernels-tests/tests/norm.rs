@@ -2,7 +2,7 @@
 
 use kernels_tests::{Inputs, OpCheck, assert_close, gpu, to_f64};
 use pegasus::Tensor;
-use pegasus::ops::RunningStats;
+use pegasus::ops::{RunningStats, with_separate_norm_passes};
 
 /// Per-channel (mean, biased variance) of x viewed as [n, c, s].
 fn stats(x: &[f64], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
@@ -21,8 +21,11 @@ fn stats(x: &[f64], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
 
 const EPS: f64 = 1e-5;
 
-fn check_training(dims: &[usize], seed: u64) {
-    check_training_rectified(dims, seed, 1.0);
+/// The check with each pair of passes fused in one per-channel kernel (software rasterisers)
+/// and as the separate passes a GPU runs.
+fn check_training_both_ways(dims: &[usize], seed: u64, slope: f64) {
+    check_training_rectified(dims, seed, slope);
+    with_separate_norm_passes(|| check_training_rectified(dims, seed, slope));
 }
 
 /// Batch norm in training mode followed by a leaky rectifier of `slope` (1: none; the
@@ -112,20 +115,20 @@ fn training_mode_forward_and_backward() {
     // Planes of 4 to 63 values, not whole vec4s, in a tensor that is: every pass reads vec4s
     // that span two planes, from each position (35, 5), the GLO's 7 x 7, and planes of 6
     // whose vec4s hold values of three channels
-    check_training(&[4, 3, 5, 7], 1);
-    check_training(&[2, 6, 2, 3], 18);
-    check_training(&[4, 3, 5, 1], 9);
-    check_training(&[2, 2, 7, 7], 10);
-    check_training(&[3, 1, 5, 1], 15); // 15 values: one thread per element
-    check_training(&[1, 2, 3, 1], 2); // batch of one image: statistics over its pixels
-    check_training(&[7, 5], 3); // BatchNorm1d
-    check_training(&[3, 37, 1, 1], 4);
-    check_training(&[2, 3, 17, 19], 5); // planes longer than a workgroup, not a multiple of it
-    check_training(&[3, 2, 16, 16], 6); // planes exactly one workgroup long
+    check_training_both_ways(&[4, 3, 5, 7], 1, 1.0);
+    check_training_both_ways(&[2, 6, 2, 3], 18, 1.0);
+    check_training_both_ways(&[4, 3, 5, 1], 9, 1.0);
+    check_training_both_ways(&[2, 2, 7, 7], 10, 1.0);
+    check_training_both_ways(&[3, 1, 5, 1], 15, 1.0); // 15 values: one thread per element
+    check_training_both_ways(&[1, 2, 3, 1], 2, 1.0); // batch of one image: statistics over its pixels
+    check_training_both_ways(&[7, 5], 3, 1.0); // BatchNorm1d
+    check_training_both_ways(&[3, 37, 1, 1], 4, 1.0);
+    check_training_both_ways(&[2, 3, 17, 19], 5, 1.0); // planes longer than a workgroup, not a multiple of it
+    check_training_both_ways(&[3, 2, 16, 16], 6, 1.0); // planes exactly one workgroup long
     // Planes of whole vec4s: short ones (vec4 reductions, one thread per element), and ones
     // whose 100 vec4s take two passes of a plane's 64 threads.
-    check_training(&[3, 5, 2, 6], 7);
-    check_training(&[2, 3, 20, 20], 8);
+    check_training_both_ways(&[3, 5, 2, 6], 7, 1.0);
+    check_training_both_ways(&[2, 3, 20, 20], 8, 1.0);
 }
 
 #[test]
@@ -138,10 +141,10 @@ fn rectifiers_fused_into_training_mode() {
         (&[3, 5, 2, 6], 12),
         (&[2, 3, 20, 20], 13),
     ] {
-        check_training_rectified(dims, seed, 0.0);
-        check_training_rectified(dims, seed, 0.2);
+        check_training_both_ways(dims, seed, 0.0);
+        check_training_both_ways(dims, seed, 0.2);
     }
-    check_training_rectified(&[7, 5], 14, 0.0);
+    check_training_both_ways(&[7, 5], 14, 0.0);
 }
 
 #[test]

@@ -18,7 +18,7 @@ pub mod ssim;
 pub use conv::ConvGeometry;
 pub use elementwise::{Binary, Broadcast, Unary, broadcast_layout, broadcast_shape};
 pub use gemm::GemmKernel;
-pub use norm::RunningStats;
+pub use norm::{RunningStats, with_separate_norm_passes};
 pub use random::{HostRng, Rng};
 pub use reduce::Reduce;
 

@@ -5,6 +5,7 @@ use crate::autograd::record;
 use crate::gpu::{Gpu, Grid, Kernel};
 use crate::ops::shaders::NORM;
 use crate::tensor::Tensor;
+use std::cell::Cell;
 
 /// Running estimates of a BatchNorm layer, updated in place in training mode.
 pub struct RunningStats<'a> {
@@ -28,6 +29,19 @@ fn ncs(x: &Tensor) -> (usize, usize, usize) {
             x.shape()
         ),
     }
+}
+
+thread_local! {
+    static SEPARATE_PASSES: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with BatchNorm's separate passes on this thread even where the fused per-channel
+/// kernels would run (software rasterisers): for tests of the passes a GPU takes.
+pub fn with_separate_norm_passes<T>(f: impl FnOnce() -> T) -> T {
+    let before = SEPARATE_PASSES.replace(true);
+    let out = f();
+    SEPARATE_PASSES.set(before);
+    out
 }
 
 /// Planes of at least this many values get a workgroup each in the per-element passes.
@@ -84,7 +98,7 @@ impl Launch {
             columns: s == 1,
             wide,
             straddle,
-            fused: training && (wide || straddle) && gpu.is_software(),
+            fused: training && (wide || straddle) && gpu.is_software() && !SEPARATE_PASSES.get(),
             per_element: [
                 threads,
                 per_plane,
