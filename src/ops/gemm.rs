@@ -120,8 +120,9 @@ struct WindowRows {
     col_step: i32,
     tap_step: i32,
     span: u32,
-    /// WINDOW_ROWS_PER_STEP: 2 where rows have at most 4 taps and K has an even count of them.
-    rows_per_step: u32,
+    /// Rows have at most 4 taps and K has an even count of them: blocks of up to 32 rows take
+    /// two window rows per step (WINDOW_ROWS_PER_STEP).
+    pairable: bool,
 }
 
 /// A convolution GEMM's columns with every output row padded to a multiple of 4 columns, for
@@ -253,7 +254,10 @@ impl Gemm<'_> {
                             ("COL_STEP", f64::from(w.col_step)),
                             ("TAP_STEP", f64::from(w.tap_step)),
                             ("SPAN", f64::from(w.span)),
-                            ("WINDOW_ROWS_PER_STEP", f64::from(w.rows_per_step)),
+                            (
+                                "WINDOW_ROWS_PER_STEP",
+                                if w.pairable && rows <= 32 { 2.0 } else { 1.0 },
+                            ),
                         ]);
                         // A's rows hold each window row's 4 taps at a multiple of 4 in a
                         // convolution with 4-wide kernels (K = Ci kh 4).
@@ -393,14 +397,15 @@ impl Gemm<'_> {
         let padding = p.grid_w.next_multiple_of(4) - p.grid_w;
         let fits = (1..=MAX_TAPS).contains(&taps) && span <= MAX_SPAN && 3 * padding <= p.grid_w;
         // Two window rows per step measured up to 10% faster for the 2 taps of a stride-2
-        // transposed convolution's class, four slower than two (kernels-tests/lab/README.md).
-        let paired = 2 * taps <= MAX_TAPS && (p.k / taps.max(1)).is_multiple_of(2);
+        // transposed convolution's class in blocks of 32 rows, but slower in blocks of 64 (two
+        // accumulator arrays), and four rows slower than two (kernels-tests/lab/README.md).
+        let pairable = 2 * taps <= MAX_TAPS && (p.k / taps.max(1)).is_multiple_of(2);
         fits.then_some(WindowRows {
             taps,
             col_step,
             tap_step,
             span: span as u32,
-            rows_per_step: if paired { 2 } else { 1 },
+            pairable,
         })
     }
 
