@@ -132,6 +132,26 @@ impl Launch {
     }
 }
 
+/// One of the fused per-channel kernels (batch_norm_train_wide, batch_norm_grad_wide): x, dy
+/// and out by their vec4 bindings, out also by its scalar one (the planes' edges with
+/// STRADDLE), and the per-channel buffers.
+fn fused_pass(
+    kernel: &Kernel,
+    [x, dy, out]: [&Tensor; 3],
+    per_channel: &[(u32, &wgpu::Buffer)],
+    params: &[u32],
+    grid: Grid,
+) {
+    let tensors = [
+        (12, x.buffer()),
+        (13, dy.buffer()),
+        (11, out.buffer()),
+        (14, out.buffer()),
+    ];
+    out.gpu()
+        .dispatch_by_binding(kernel, &[&tensors[..], per_channel].concat(), params, grid);
+}
+
 /// The four passes of shaders/norm.wgsl.
 #[derive(Clone, Copy)]
 enum Pass {
@@ -236,21 +256,13 @@ impl Tensor {
                 (15, packed.buffer()),
             ];
             if launch.fused {
-                gpu.dispatch_by_binding(
+                // dy is not read here: the kernel shares its writer with the gradient's.
+                fused_pass(
                     &Kernel::new(&NORM, "batch_norm_train_wide")
                         .with(&group)
                         .doing(5 * self.numel(), 3 * self.numel() + 6 * c),
-                    // dy4 is unused here: the kernel shares its writer with the gradient's.
-                    &[
-                        &[
-                            (12, self.buffer()),
-                            (13, self.buffer()),
-                            (11, out.buffer()),
-                            (14, out.buffer()),
-                        ],
-                        &per_channel[..],
-                    ]
-                    .concat(),
+                    [self, self, &out],
+                    &per_channel,
                     &params,
                     launch.reduction_grid(c),
                 );
@@ -310,20 +322,12 @@ impl Tensor {
             ];
             if launch.fused && needs[0] {
                 let dx = Tensor::uninit(gpu, x.dims());
-                gpu.dispatch_by_binding(
+                fused_pass(
                     &Kernel::new(&NORM, "batch_norm_grad_wide")
                         .with(&[&group[..], &[("GRADIENT", 1.0)]].concat())
                         .doing(9 * x.numel(), 5 * x.numel() + 9 * c),
-                    &[
-                        &[
-                            (12, x.buffer()),
-                            (13, dy.buffer()),
-                            (11, dx.buffer()),
-                            (14, dx.buffer()),
-                        ],
-                        &per_channel[..],
-                    ]
-                    .concat(),
+                    [&x, dy, &dx],
+                    &per_channel,
                     &params,
                     launch.reduction_grid(c),
                 );
