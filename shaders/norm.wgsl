@@ -468,8 +468,9 @@ fn plane_edge(ch: u32, b: u32, edge: u32) -> ChannelQuad {
     return ChannelQuad(quad, values >= vec4u(start) & values < vec4u(start + p.s));
 }
 
-// Writes the channel's vec4s: whole ones in one store, with STRADDLE the shared ones (the
-// planes' edges) value by value. `value` gives a vec4's result from its index.
+// Writes the channel's results (channel_result): vec4s wholly the channel's in one store,
+// with STRADDLE the ones it shares with a neighbouring plane (the planes' edges) value by
+// value.
 fn write_channel(ch: u32, lid: u32, k: vec4f, means: vec2f) {
     for (var i = lid; i < reduction_quads(); i += GROUP) {
         let q = reduction_quad(ch, i);

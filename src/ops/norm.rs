@@ -283,8 +283,8 @@ impl Tensor {
         } else {
             (running.mean.detach(), running.var.detach())
         };
-        let (entry, [x_at, _, out_at]) = launch.entry(Pass::Normalize);
-        let normalize = || {
+        if !launch.fused {
+            let (entry, [x_at, _, out_at]) = launch.entry(Pass::Normalize);
             gpu.dispatch_by_binding(
                 &Kernel::new(&NORM, entry)
                     .with(&launch.per_element)
@@ -300,10 +300,7 @@ impl Tensor {
                 ],
                 &params,
                 launch.grid,
-            )
-        };
-        if !launch.fused {
-            normalize();
+            );
         }
         let (x, g, b) = (self.detach(), gamma.detach(), beta.detach());
         let backward = move |dy: &Tensor, needs: &[bool]| {
