@@ -190,7 +190,7 @@ fn steps(
             let gpu = t.gpu();
             gpu.host_span("train step (queued)", step_started);
             // A software rasteriser's threads share the CPU with the host: recording the next
-            // steps while the driver runs this one slowed the default GLO run by 10 to 20%
+            // steps while the driver runs this one slowed the default GLO run by about 10%
             // (kernels-tests/lab/README.md), so there each step finishes first.
             if gpu.is_software() {
                 gpu.sync();
