@@ -26,7 +26,7 @@
 //   has the variants this was chosen from and their speeds.
 
 override LANES: u32 = 8u;
-override ROWS: u32 = 32u;          // 4, 8, 32 or 64: the host fits it to M
+override ROWS: u32 = 32u;          // 4, 8, 16 (gemm_rows16), 32 or 64: the host fits it to M
 override QUADS: u32 = 2u;          // 1 or 2
 override A_WIDE: u32 = 0u;
 override B_WIDE: u32 = 0u;
@@ -39,7 +39,7 @@ override B_WIDE: u32 = 0u;
 @group(0) @binding(7) var<storage, read_write> c4: array<vec4f>;
 override WIDE_STORE: bool = false;
 
-const MAX_ROWS: u32 = 32u;
+// MAX_ROWS, the rows of an accumulator array, comes from gemm_rows32.wgsl or gemm_rows16.wgsl.
 const MAX_QUADS: u32 = 2u;
 const STEP_K: u32 = 4u;
 

@@ -226,6 +226,10 @@ fn convolutions_on_awkward_shapes() {
         // images (the second through windows, B_WIDE 3)
         case(6, 2, 3, (32, 32), (3, 3), geometry(1, 1, 1)),
         case(8, 2, 3, (64, 64), (4, 4), geometry(2, 1, 1)),
+        // 9 to 16 output channels: blocks of 16 rows (gemm_rows16.wgsl), a whole block and
+        // part of one, on rows of 12 and of 7
+        case(2, 3, 16, (12, 12), (3, 3), geometry(1, 1, 1)),
+        case(2, 4, 13, (14, 14), (4, 4), geometry(2, 1, 1)),
         // More than 32 output channels over many columns: blocks of 64 rows, through
         // gemm_lanes (7-wide rows) and gemm_window_rows
         case(2, 3, 70, (14, 14), (3, 3), geometry(2, 1, 1)),
@@ -267,6 +271,10 @@ fn transposed_convolutions_on_awkward_shapes() {
         // Class rows a multiple of 4 wide and more than 8 channels: gemm_window_rows
         case(2, 6, 10, (4, 4), (4, 4), geometry(2, 1, 1)),
         case(1, 4, 11, (8, 8), (5, 5), geometry(1, 2, 1)),
+        // 9 to 16 output channels: blocks of 16 rows, a whole block (two window rows per step)
+        // and part of one
+        case(2, 6, 16, (4, 4), (4, 4), geometry(2, 1, 1)),
+        case(2, 5, 13, (7, 7), (4, 4), geometry(2, 1, 1)),
         // More than 32 output channels over many columns: blocks of 64 rows
         case(4, 5, 40, (16, 16), (4, 4), geometry(2, 1, 1)),
         case(2, 3, 37, (7, 7), (4, 4), geometry(2, 1, 1)),

@@ -83,6 +83,9 @@ fn awkward_shapes_and_transposes() {
         // K and N multiples of 4 (the lanes kernel reads four values per load), with edges:
         (37, 44, 20),
         (9, 12, 8),
+        // Blocks of 16 rows (gemm_rows16.wgsl): M a whole block and part of one
+        (16, 52, 12),
+        (13, 29, 7),
         // Blocks of 64 rows (two accumulator arrays): the last block's second half partly
         // inside M, and wholly outside it
         (101, 260, 24),

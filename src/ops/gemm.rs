@@ -2,7 +2,7 @@
 //! the three convolution GEMMs.
 
 use crate::gpu::{Gpu, Grid, Kernel};
-use crate::ops::shaders::{GEMM_LANES, GEMM_TILED};
+use crate::ops::shaders::{GEMM_LANES, GEMM_LANES_16, GEMM_TILED};
 use crate::tensor::Tensor;
 
 /// Which GEMM kernel runs; `Auto` picks per adapter (see shaders/gemm_common.wgsl).
@@ -219,17 +219,19 @@ impl Gemm<'_> {
                 }
                 // One quad of columns per lane where two would mostly cover nothing.
                 let quads: u32 = if n <= 4 * lanes { 1 } else { 2 };
-                // Rows per block: 4 or 8 for narrow M, else the full 32 even where M needs
-                // fewer. With 12 to 28 rows llvmpipe keeps the accumulators in memory (the row
-                // loop neither covers the array nor is short enough to unroll): 3 to 10 times
-                // slower than 32 rows in kernels-tests/lab/README.md's measurements. Past 32,
-                // 64 rows (two arrays of 32) halve the loads per multiply-add, where the shader's
-                // 8 groups of lanes hold them, the grid keeps every core busy and each lane has
+                // Rows per block: 4, 8 or 16 for narrow M, else the full 32 even where M needs
+                // fewer. A block of 16 rows takes arrays of 16 (gemm_rows16.wgsl): with 12 to 28
+                // rows of a 32-row array llvmpipe keeps the accumulators in memory (the row loop
+                // neither covers the array nor is short enough to unroll), 3 to 10 times slower
+                // than 32 rows in kernels-tests/lab/README.md's measurements. Past 32, 64 rows
+                // (two arrays of 32) halve the loads per multiply-add, where the shader's 8
+                // groups of lanes hold them, the grid keeps every core busy and each lane has
                 // two quads of columns (with one, 64 rows measured slower than 32).
                 let column_blocks = n.div_ceil(4 * quads as usize * lanes) * self.batch;
                 let rows = match m {
                     0..=4 => 4,
                     5..=8 => 8,
+                    9..=16 => 16,
                     _ if m > 32
                         && quads == 2
                         && 64 <= 8 * lanes
@@ -307,7 +309,12 @@ impl Gemm<'_> {
                     m.div_ceil(rows) as u32,
                     self.batch as u32,
                 ]);
-                let kernel = Kernel::new(&GEMM_LANES, entry)
+                let shader = if rows == 16 {
+                    &GEMM_LANES_16
+                } else {
+                    &GEMM_LANES
+                };
+                let kernel = Kernel::new(shader, entry)
                     .with(&constants)
                     .tagged(self.tag())
                     .doing(flops, floats);
