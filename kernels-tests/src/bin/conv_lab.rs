@@ -6,6 +6,8 @@
 //! is 5 x 5 with padding 2 unless given.
 //!
 //!     cargo run --release -p kernels-tests --bin conv_lab c:64,8,32,16,2 t:16,64,16,32,2,4,1
+//!
+//! LAB_KERNEL=WindowRows (or Lanes, Tiled) times that kernel alone.
 
 use pegasus::ops::conv::ConvGeometry;
 use pegasus::ops::gemm::GemmKernel;
@@ -44,7 +46,11 @@ fn main() {
         let g = ConvGeometry::new(s, pad);
         let x = rng.uniform(&gpu, &[b, ci, side, side], -1.0, 1.0);
         let mut line = format!("{spec:<24}");
-        for kernel in GemmKernel::available(&gpu) {
+        let only = std::env::var("LAB_KERNEL").ok();
+        for kernel in GemmKernel::available(&gpu)
+            .into_iter()
+            .filter(|k| only.as_ref().is_none_or(|o| format!("{k:?}") == *o))
+        {
             let (secs, flops) = match mode {
                 "c" | "w" => {
                     let w = rng.uniform(&gpu, &[co, ci, k, k], -1.0, 1.0);
