@@ -30,6 +30,15 @@ fn best(gpu: &Gpu, mut f: impl FnMut() -> Tensor) -> f64 {
 fn main() {
     let gpu = Gpu::new(&AdapterChoice::from_flag_or_env(None)).expect("adapter");
     let mut rng = Rng::new(7);
+    let mut kernels = GemmKernel::available(&gpu);
+    if let Ok(only) = std::env::var("LAB_KERNEL") {
+        kernels.retain(|k| format!("{k:?}") == only);
+        assert!(
+            !kernels.is_empty(),
+            "LAB_KERNEL={only}: not a GEMM kernel this adapter runs ({:?})",
+            GemmKernel::available(&gpu)
+        );
+    }
     for spec in std::env::args().skip(1) {
         let (mode, sizes) = spec
             .split_once(':')
@@ -46,11 +55,7 @@ fn main() {
         let g = ConvGeometry::new(s, pad);
         let x = rng.uniform(&gpu, &[b, ci, side, side], -1.0, 1.0);
         let mut line = format!("{spec:<24}");
-        let only = std::env::var("LAB_KERNEL").ok();
-        for kernel in GemmKernel::available(&gpu)
-            .into_iter()
-            .filter(|k| only.as_ref().is_none_or(|o| format!("{k:?}") == *o))
-        {
+        for &kernel in &kernels {
             let (secs, flops) = match mode {
                 "c" | "w" => {
                     let w = rng.uniform(&gpu, &[co, ci, k, k], -1.0, 1.0);
