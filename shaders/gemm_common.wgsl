@@ -73,6 +73,10 @@ struct Params {
     shift_x: i32,
     src_step_y: i32,       // input rows between consecutive taps
     src_step_x: i32,
+    // Mode 1 with interleave s > 1: a transposed convolution of stride s run as one
+    // convolution over its input grid, rows (class_y, class_x, channel) with out_c channels;
+    // grid position (y, x) of a class lands on output pixel (y s + class_y, x s + class_x).
+    interleave: u32,
 }
 
 override MODE: u32 = 0u;
@@ -92,7 +96,15 @@ fn row_context(z: u32, row: u32) -> vec4i {
             let a_off = z * p.a_batch_stride + select(row * p.k, row, TRANS_A);
             return vec4i(i32(a_off), i32(z * p.c_batch_stride + row * p.n), 0, 0);
         }
-        case 1u: { return vec4i(i32(row * p.k), i32(row * p.dst_channel), 0, 0); }
+        case 1u: {
+            if p.interleave > 1u {
+                let channel = div_rem(row, p.out_c);
+                let cell = div_rem(channel.x, p.interleave);
+                let at = channel.y * p.dst_channel + cell.x * p.dst_w + cell.y;
+                return vec4i(i32(row * p.k), i32(at), 0, 0);
+            }
+            return vec4i(i32(row * p.k), i32(row * p.dst_channel), 0, 0);
+        }
         case 2u: { return vec4i(i32(row * p.kh * p.kw), i32(row * p.dst_channel), 0, 0); }
         default: {
             return vec4i(i32(z * p.a_batch_stride + row * p.dst_channel),
@@ -112,8 +124,9 @@ fn col_context(z: u32, col: u32) -> vec4i {
             let yx = div_rem(img.y, p.grid_w);
             let oy = i32(yx.x);
             let ox = i32(yx.y);
+            let spread = max(p.interleave, 1u);
             return vec4i(i32(img.x * p.src_image), oy * p.stride - p.pad, ox * p.stride - p.pad,
-                         stored_at(img.x * p.dst_image + yx.x * p.dst_w, yx.y));
+                         stored_at(img.x * p.dst_image + yx.x * spread * p.dst_w, yx.y * spread));
         }
         case 2u: {
             let img = div_rem(col, p.grid_h * p.grid_w);

@@ -234,6 +234,10 @@ fn convolutions_on_awkward_shapes() {
         // gemm_lanes (7-wide rows) and gemm_window_rows
         case(2, 3, 70, (14, 14), (3, 3), geometry(2, 1, 1)),
         case(2, 3, 45, (16, 16), (3, 3), geometry(1, 1, 1)),
+        // 5 to 8 input channels at stride 2: the data gradient as one convolution whose rows
+        // are (class, channel), stored interleaved (the VAE-GAN discriminator's second layer)
+        case(2, 6, 9, (8, 8), (5, 5), geometry(2, 2, 1)),
+        case(1, 5, 4, (10, 6), (5, 5), geometry(2, 2, 1)),
     ];
     for kernel in GemmKernel::available(&gpu()) {
         for (i, &c) in cases.iter().enumerate() {
@@ -286,6 +290,23 @@ fn transposed_convolutions_on_awkward_shapes() {
     cases.push(Case {
         output_padding: 1,
         ..case(1, 2, 2, (4, 3), (3, 3), geometry(2, 1, 1))
+    });
+    // 5 to 8 output channels at stride 2 onto whole 2 x 2 cells: one convolution over the
+    // input grid with rows (class, channel), stored interleaved; rows of 8 (the VAE-GAN
+    // decoder's last stage) and of 5 on a grid that is not square. Not for a 4 x 4 kernel
+    // (too many zero taps) or a 3 x 3 one whose offsets are not symmetric: per-class GEMMs
+    cases.push(Case {
+        output_padding: 1,
+        ..case(2, 5, 8, (8, 8), (5, 5), geometry(2, 2, 1))
+    });
+    cases.push(Case {
+        output_padding: 1,
+        ..case(1, 3, 5, (5, 7), (5, 5), geometry(2, 2, 1))
+    });
+    cases.push(case(1, 3, 6, (5, 7), (4, 4), geometry(2, 1, 1)));
+    cases.push(Case {
+        output_padding: 1,
+        ..case(1, 4, 7, (6, 6), (3, 3), geometry(2, 1, 1))
     });
     for kernel in GemmKernel::available(&gpu()) {
         for (i, &c) in cases.iter().enumerate() {

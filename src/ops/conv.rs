@@ -14,6 +14,13 @@ use crate::tensor::Tensor;
 /// runs as a product and a fold (`transposed_by_fold`) instead of a GEMM per stride class.
 const FOLD_MAX_CHANNELS: usize = 4;
 
+/// Rows (output channels x stride^2) up to which a strided transposed convolution with more
+/// than FOLD_MAX_CHANNELS outputs runs as one convolution over its input grid
+/// (`transposed_as_subpixel_conv`): `conv_lab` measured t:192,32,16,8,2 (the VAE-GAN
+/// discriminator's second data gradient) at 121 ms as four GEMMs of 8 rows and 58 ms as one
+/// of 32 rows, where with 16 outputs (64 rows) the four GEMMs were already the faster.
+const SUBPIXEL_MAX_ROWS: usize = 32;
+
 /// Stride, padding and dilation, the same along both axes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvGeometry {
@@ -206,6 +213,9 @@ fn transposed_raw(
         }
         return transposed_by_fold(x, w, bias, g, (out_h, out_w), kernel);
     }
+    if let Some(out) = transposed_as_subpixel_conv(x, w, bias, g, (out_h, out_w), kernel) {
+        return out;
+    }
     let out = Tensor::uninit(x.gpu(), &[batch, oc, out_h, out_w]);
     let s = g.stride;
     for class_y in 0..s.min(out_h) {
@@ -249,6 +259,120 @@ fn transposed_raw(
         }
     }
     out
+}
+
+/// The input offsets d (input row = output grid row + d) that some tap of a transposed
+/// convolution reaches along an axis of `kernel` taps, over all stride classes, as
+/// (lowest, count): class c's tap k reaches d = (c + p - k) / s where that divides.
+fn subpixel_offsets(g: ConvGeometry, kernel: usize) -> (i64, usize) {
+    let (s, p, k) = (g.stride as i64, g.padding as i64, kernel as i64);
+    let lowest = (p - k + 1).div_euclid(s) + i64::from((p - k + 1).rem_euclid(s) != 0);
+    let highest = (s - 1 + p).div_euclid(s);
+    (lowest, (highest - lowest + 1) as usize)
+}
+
+/// `transposed_raw` at stride s > 1 as one stride-1 convolution over the input grid with
+/// s^2 OC outputs, one per (class_y, class_x, oc), each reading the taps of its class (zero
+/// weights where its class has none), each stored straight to its pixel (`interleave` in
+/// shaders/gemm_common.wgsl): a GEMM of s^2 times the rows, so each loaded image value feeds
+/// that many more multiply-adds, for a few more of them (9 taps per class against 6.25 for
+/// 5 x 5 at stride 2). None past SUBPIXEL_MAX_ROWS rows, past 1.5 times the multiply-adds,
+/// or when the output is not whole grid cells or the padding differs between the axes.
+fn transposed_as_subpixel_conv(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    g: ConvGeometry,
+    (out_h, out_w): (usize, usize),
+    kernel: GemmKernel,
+) -> Option<Tensor> {
+    let ([batch, ic, h, wd], [_, oc, kh, kw]) = conv_operands(x, w, "transposed convolution", 0);
+    let s = g.stride;
+    let (low_y, taps_y) = subpixel_offsets(g, kh);
+    let (low_x, taps_x) = subpixel_offsets(g, kw);
+    let (grid_h, grid_w) = (out_h / s, out_w / s);
+    let padding = usize::try_from(-low_y).ok()?;
+    let geometry = ConvGeometry::new(1, padding);
+    // 4 x 4 at stride 2 would do 36 multiply-adds for 16 and measured slower.
+    let fits = s > 1
+        && s * s * oc <= SUBPIXEL_MAX_ROWS
+        && 2 * s * s * taps_y * taps_x <= 3 * kh * kw
+        && g.dilation == 1
+        && low_x == low_y
+        && out_h % s == 0
+        && out_w % s == 0
+        && geometry.conv_out(h, taps_y) == Some(grid_h)
+        && geometry.conv_out(wd, taps_x) == Some(grid_w);
+    if !fits {
+        return None;
+    }
+    // Each weight of the convolution is an index into w's values, or past them for a zero.
+    let zero = ic * oc * kh * kw;
+    let tap = |class: usize, j: usize, low: i64, k: usize| {
+        let t = (class + g.padding) as i64 - (j as i64 + low) * s as i64;
+        (0..k as i64).contains(&t).then_some(t as usize)
+    };
+    let mut picks = Vec::with_capacity(s * s * oc * ic * taps_y * taps_x);
+    for class_y in 0..s {
+        for class_x in 0..s {
+            for o in 0..oc {
+                for i in 0..ic {
+                    for jy in 0..taps_y {
+                        for jx in 0..taps_x {
+                            let index =
+                                match (tap(class_y, jy, low_y, kh), tap(class_x, jx, low_x, kw)) {
+                                    (Some(ky), Some(kx)) => ((i * oc + o) * kh + ky) * kw + kx,
+                                    _ => zero,
+                                };
+                            picks.push(index);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let gpu = x.gpu();
+    let table = Tensor::concat(
+        &[
+            &w.detach().reshape(&[zero, 1]),
+            &Tensor::zeros(gpu, &[1, 1]),
+        ],
+        0,
+    );
+    let weights = table
+        .gather_rows(&picks)
+        .reshape(&[s * s * oc, ic, taps_y, taps_x]);
+    let class_bias = bias.map(|b| {
+        let repeated: Vec<usize> = (0..s * s).flat_map(|_| 0..oc).collect();
+        b.detach()
+            .reshape(&[oc, 1])
+            .gather_rows(&repeated)
+            .reshape(&[s * s * oc])
+    });
+    let out = Tensor::uninit(gpu, &[batch, oc, out_h, out_w]);
+    launch_window_gemm(
+        Mode::Conv,
+        GemmParams {
+            dst_w: out_w as u32,
+            dst_channel: (out_h * out_w) as u32,
+            dst_image: (oc * out_h * out_w) as u32,
+            out_c: oc as u32,
+            interleave: s as u32,
+            ..window_params(
+                (s * s * oc, batch * grid_h * grid_w, ic * taps_y * taps_x),
+                ic,
+                (h, wd),
+                oc,
+                (grid_h, grid_w),
+                (taps_y, taps_x),
+                geometry,
+            )
+        },
+        (&weights, x, class_bias.as_ref()),
+        &out,
+        kernel,
+    );
+    Some(out)
 }
 
 /// A transposed convolution of stride 1 is the convolution with the kernel turned half a

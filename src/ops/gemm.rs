@@ -92,6 +92,7 @@ pub(crate) struct GemmParams {
     pub shift_x: i32,
     pub src_step_y: i32,
     pub src_step_x: i32,
+    pub interleave: u32,
 }
 
 /// Where a bias is added: per row of C (an output channel) or per column (a feature).
