@@ -1419,6 +1419,54 @@ fn check_layer_table(stderr: &str) {
 }
 
 #[test]
+fn bench_times_a_vaegan_step_and_refuses_a_batch_batchnorm_cannot_take() {
+    let dir = scratch("bench-vaegan");
+    let out = pegasus(
+        &dir,
+        &[
+            "bench",
+            "train-step",
+            "--model",
+            "vaegan",
+            "--batch",
+            "4",
+            "--steps",
+            "2",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("vaegan train step, batch 4"))
+        .unwrap_or_else(|| panic!("no step line in:\n{stdout}"));
+    let number_before = |tail: &str| -> f64 {
+        let head = &line[..line.find(tail).unwrap()];
+        head.rsplit([' ', '(']).next().unwrap().parse().unwrap()
+    };
+    let (ms, rate) = (number_before(" ms over"), number_before(" images/s"));
+    assert!(ms > 0.0, "{line}");
+    assert!(
+        (rate - 4.0 / (ms * 1e-3)).abs() <= 0.01 * rate + 0.1,
+        "{rate} images/s does not match a {ms} ms step of 4 images: {line}"
+    );
+    let out = pegasus(
+        &dir,
+        &["bench", "train-step", "--model", "vaegan", "--batch", "1"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--batch 1") && stderr.contains("at least 2"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn profile_reports_rates_against_measured_peaks_and_writes_a_trace() {
     let dir = scratch("profile");
     let out = pegasus(

@@ -47,12 +47,14 @@ enum BenchCommand {
     /// One training step of a model: forward, L1 loss against a fixed target, backward, Adam.
     #[command(
         name = "train-step",
-        after_help = "The DCGAN generator: z [batch, nz] -> 3 x 64 x 64 through five 4x4 transposed\nconvolutions with BatchNorm and ReLU, tanh out; Adam (lr 2e-4, betas 0.5, 0.999).\n\nExamples:\n  pegasus bench train-step --batch 16 --ngf 32\n  pegasus bench train-step --model glo\n  PEGASUS_PROFILE=1 pegasus bench train-step --batch 16 --ngf 32 --steps 5"
+        after_help = "The DCGAN generator: z [batch, nz] -> 3 x 64 x 64 through five 4x4 transposed\nconvolutions with BatchNorm and ReLU, tanh out; Adam (lr 2e-4, betas 0.5, 0.999).\n\nExamples:\n  pegasus bench train-step --batch 16 --ngf 32\n  pegasus bench train-step --model glo\n  pegasus bench train-step --model vaegan   (its peer: python3 bench/vaegan_step.py --threads 2)\n  PEGASUS_PROFILE=1 pegasus bench train-step --batch 16 --ngf 32 --steps 5"
     )]
     TrainStep {
         /// dcgan64: the DCGAN generator below (--batch, --ngf, --nz); glo: one step of the
-        /// README's `pegasus train glo` with every default (its own batch and sizes).
-        #[arg(long, default_value = "dcgan64", value_parser = ["dcgan64", "glo"])]
+        /// README's `pegasus train glo` with every default (its own batch and sizes); vaegan:
+        /// one step of the README's CIFAR-10 VAE-GAN (`--gamma 10 --pixel 1`, --nf 16, 128
+        /// latents) on random 32 x 32 colour images (--batch).
+        #[arg(long, default_value = "dcgan64", value_parser = ["dcgan64", "glo", "vaegan"])]
         model: String,
         #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
         batch: u32,
@@ -189,23 +191,38 @@ fn bench_train_step(
     (batch, ngf, nz): (usize, usize, usize),
     steps: usize,
 ) -> anyhow::Result<()> {
+    if model == "vaegan" {
+        let median = vaegan_step_seconds(gpu, batch, steps)?;
+        println!(
+            "vaegan train step, batch {batch} (the README's CIFAR-10 run: --gamma 10 --pixel 1, --nf 16): median {:.1} ms over {steps} steps ({:.1} images/s)",
+            median * 1e3,
+            batch as f64 / median
+        );
+        // Its three objectives share one forward pass and part of their backward passes,
+        // so the step's FLOPs are not a sum over layers: `pegasus profile` gives each
+        // kernel's GFLOP/s instead.
+        return Ok(());
+    }
     let peak_before = fma_peak(gpu);
-    let (what, batch, median, flops) = if model == "glo" {
-        let (median, flops, batch) = glo_step_seconds(gpu, steps)?;
-        (
-            "glo train step (the README's `pegasus train glo`, every default)".to_string(),
-            batch,
-            median,
-            flops,
-        )
-    } else {
-        let (median, flops) = dcgan_step_seconds(gpu, batch, ngf, nz, steps)?;
-        (
-            format!("dcgan64 train step, batch {batch}, ngf {ngf}, nz {nz}"),
-            batch,
-            median,
-            flops,
-        )
+    let (what, batch, median, flops) = match model {
+        "glo" => {
+            let (median, flops, batch) = glo_step_seconds(gpu, steps)?;
+            (
+                "glo train step (the README's `pegasus train glo`, every default)".to_string(),
+                batch,
+                median,
+                flops,
+            )
+        }
+        _ => {
+            let (median, flops) = dcgan_step_seconds(gpu, batch, ngf, nz, steps)?;
+            (
+                format!("dcgan64 train step, batch {batch}, ngf {ngf}, nz {nz}"),
+                batch,
+                median,
+                flops,
+            )
+        }
     };
     // A shared host's speed drifts during a run: the higher of the peaks measured before and
     // after the steps keeps the share from flattering a slow moment of the peak kernel. (A
@@ -254,6 +271,56 @@ fn glo_step_seconds(gpu: &Arc<Gpu>, steps: usize) -> anyhow::Result<(f64, f64, u
         glo.train_step(&data.train);
     });
     Ok((median, flops, batch))
+}
+
+/// Median seconds of one VAE-GAN step (all three networks' objectives, gradients, guard and
+/// Adam steps) with the settings of the README's CIFAR-10 run, on random colour images.
+fn vaegan_step_seconds(gpu: &Arc<Gpu>, batch: usize, steps: usize) -> anyhow::Result<f64> {
+    use crate::data::Dataset;
+    use crate::models::vaegan::{VaeGan, VaeGanConfig};
+
+    anyhow::ensure!(
+        batch >= 2,
+        "--batch {batch}: the VAE-GAN's BatchNorm needs at least 2 images per step"
+    );
+    let (side, channels) = (32, 3);
+    let images = batch.max(256);
+    let mut rng = crate::ops::random::HostRng::new(0, 0);
+    let pixels = (0..images * channels * side * side)
+        .map(|_| (rng.next_u64() >> 56) as u8)
+        .collect();
+    let data = Dataset {
+        name: "random".into(),
+        channels,
+        height: side,
+        width: side,
+        pixels,
+        labels: None,
+        class_names: Vec::new(),
+    };
+    let mut model = VaeGan::new(
+        gpu,
+        VaeGanConfig {
+            image_size: side,
+            channels,
+            nz: 128,
+            nf: 16,
+            images,
+            batch,
+            lr: 3e-4,
+            beta: 1.0,
+            gamma: 10.0,
+            dis_layer: 3,
+            margin: 0.35,
+            equilibrium: 0.68,
+            plain_vae: false,
+            pixel: 1.0,
+            seed: 0,
+        },
+    )?;
+    Ok(median_step(gpu, steps, || {
+        model.fit_batch(&data);
+    }))
 }
 
 /// Median seconds of one DCGAN generator training step (forward, L1 loss against a fixed
