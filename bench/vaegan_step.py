@@ -9,15 +9,17 @@ ReLU, fc 16 nf + BatchNorm + ReLU, fc to mu and logvar; decoder fc to the 4 x 4 
 discriminator conv nf/2 + ReLU, convs 2 nf, 4 nf, ... + BatchNorm + ReLU, fc 8 nf + BatchNorm +
 ReLU, fc 1. One step: encode, reparameterise, decode the batch and a batch of prior samples,
 judge real, reconstructed and prior images in one discriminator batch; the encoder's gradient
-of KL + L_llike, the decoder's of gamma L_llike + GAN, the discriminator's of its BCE (three
-torch.autograd.grad calls on one forward: PyTorch's usual way; pegasus runs three forward and
-backward passes); three Adam steps. fp32, TF32 off.
+of KL + L_llike, the decoder's of gamma L_llike + GAN, each with --pixel times the pixel MSE,
+the discriminator's of its BCE (three torch.autograd.grad calls on one forward, as pegasus's
+backward_each); three Adam steps. fp32, TF32 off.
 
     python3 bench/vaegan_step.py [--size 32] [--channels 3] [--nf 16] [--nz 128] [--batch 64]
-                                 [--steps 20] [--threads 2] [--device cpu|cuda]
+                                 [--gamma 1] [--pixel 0] [--steps 20] [--threads 2]
+                                 [--device cpu|cuda]
 
-Compare its images/s with the images_per_second column of a `pegasus train vaegan` run with
-the same settings on the same machine.
+Compare its images/s with `pegasus bench train-step --model vaegan` (the README's CIFAR-10
+recipe: run this with --gamma 10 --pixel 1) on the same machine, or with the
+images_per_second column of a `pegasus train vaegan` run with the same settings.
 """
 import argparse
 import time
@@ -79,6 +81,7 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--dis-layer", type=int, default=3)
     ap.add_argument("--gamma", type=float, default=1.0)
+    ap.add_argument("--pixel", type=float, default=0.0, help="weight of a pixel MSE term, as train vaegan --pixel")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: PyTorch's choice)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -119,7 +122,8 @@ def main():
         ones, zeros = torch.ones(n, 1, device=dev), torch.zeros(n, 1, device=dev)
         g_loss = bce(out[n:2 * n], ones) + bce(out[2 * n:], ones)
         d_loss = bce(out[:n], ones) + bce(out[n:2 * n], zeros) + bce(out[2 * n:], zeros)
-        objectives = [kl / values + llike, args.gamma * llike + g_loss, d_loss]
+        pixel = args.pixel * F.mse_loss(recon, x)
+        objectives = [kl / values + llike + pixel, args.gamma * llike + g_loss + pixel, d_loss]
         grads = [torch.autograd.grad(o, g, retain_graph=True) for o, g in zip(objectives, groups)]
         for opt, params, gs in zip(opts, groups, grads):
             for p, g in zip(params, gs):

@@ -47,7 +47,7 @@ enum BenchCommand {
     /// One training step of a model: forward, L1 loss against a fixed target, backward, Adam.
     #[command(
         name = "train-step",
-        after_help = "The DCGAN generator: z [batch, nz] -> 3 x 64 x 64 through five 4x4 transposed\nconvolutions with BatchNorm and ReLU, tanh out; Adam (lr 2e-4, betas 0.5, 0.999).\n\nExamples:\n  pegasus bench train-step --batch 16 --ngf 32\n  pegasus bench train-step --model glo\n  pegasus bench train-step --model vaegan   (its peer: python3 bench/vaegan_step.py --threads 2)\n  PEGASUS_PROFILE=1 pegasus bench train-step --batch 16 --ngf 32 --steps 5"
+        after_help = "The DCGAN generator: z [batch, nz] -> 3 x 64 x 64 through five 4x4 transposed\nconvolutions with BatchNorm and ReLU, tanh out; Adam (lr 2e-4, betas 0.5, 0.999).\n\nExamples:\n  pegasus bench train-step --batch 16 --ngf 32\n  pegasus bench train-step --model glo\n  pegasus bench train-step --model vaegan   (peer: python3 bench/vaegan_step.py --threads 2 --gamma 10 --pixel 1)\n  PEGASUS_PROFILE=1 pegasus bench train-step --batch 16 --ngf 32 --steps 5"
     )]
     TrainStep {
         /// dcgan64: the DCGAN generator below (--batch, --ngf, --nz); glo: one step of the
