@@ -17,8 +17,8 @@ const FOLD_MAX_CHANNELS: usize = 4;
 /// Rows (output channels x stride^2) up to which a strided transposed convolution with more
 /// than FOLD_MAX_CHANNELS outputs runs as one convolution over its input grid
 /// (`transposed_as_subpixel_conv`): `conv_lab` measured t:192,32,16,8,2 (the VAE-GAN
-/// discriminator's second data gradient) at 121 ms as four GEMMs of 8 rows and 58 ms as one
-/// of 32 rows, where with 16 outputs (64 rows) the four GEMMs were already the faster.
+/// discriminator's second data gradient) at 53-60 ms as four GEMMs of 8 rows and 29-33 ms as
+/// one of 32 rows, where with 16 outputs (64 rows) the four GEMMs were already the faster.
 const SUBPIXEL_MAX_ROWS: usize = 32;
 
 /// Stride, padding and dilation, the same along both axes.
@@ -266,7 +266,8 @@ fn transposed_raw(
 /// (lowest, count): class c's tap k reaches d = (c + p - k) / s where that divides.
 fn subpixel_offsets(g: ConvGeometry, kernel: usize) -> (i64, usize) {
     let (s, p, k) = (g.stride as i64, g.padding as i64, kernel as i64);
-    let lowest = (p - k + 1).div_euclid(s) + i64::from((p - k + 1).rem_euclid(s) != 0);
+    // ceil((p - k + 1) / s), the lowest over the classes (class 0's).
+    let lowest = -(k - 1 - p).div_euclid(s);
     let highest = (s - 1 + p).div_euclid(s);
     (lowest, (highest - lowest + 1) as usize)
 }
