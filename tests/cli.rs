@@ -1464,6 +1464,7 @@ fn bench_times_a_vaegan_step_and_refuses_a_batch_batchnorm_cannot_take() {
         stderr.contains("--batch 1") && stderr.contains("at least 2"),
         "{stderr}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

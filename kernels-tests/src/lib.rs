@@ -271,12 +271,35 @@ pub fn mirror(k: i64, n: i64) -> usize {
     (if m >= n { period - m } else { m }) as usize
 }
 
-/// A fresh, empty folder under the system temp dir for one test.
-pub fn temp_dir(name: &str) -> std::path::PathBuf {
+/// A fresh, empty folder under the system temp dir for one test, removed when the test ends
+/// (passed or failed: test files such as the VGG16 weights run to tens of megabytes, and
+/// every `cargo test` would otherwise leave them behind).
+pub struct TempDir(std::path::PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for TempDir {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("pegasus-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    TempDir(dir)
 }
 
 /// A random direction of unit length in the space of `params`, one vector per parameter:

@@ -183,7 +183,8 @@ fn metrics_steps(folder: &RunFolder) -> Vec<usize> {
 
 #[test]
 fn a_non_finite_scalar_stops_training_and_keeps_the_last_good_checkpoint() {
-    let folder = RunFolder::new(temp_dir("harness-nan-scalar"));
+    let scratch = temp_dir("harness-nan-scalar");
+    let folder = RunFolder::new(scratch.to_path_buf());
     let mut model = counting(Faults {
         nan_scalar_at: Some(7),
         ..Faults::default()
@@ -210,7 +211,8 @@ fn a_non_finite_scalar_stops_training_and_keeps_the_last_good_checkpoint() {
 
 #[test]
 fn a_state_that_is_not_finite_is_never_saved() {
-    let folder = RunFolder::new(temp_dir("harness-nan-weight"));
+    let scratch = temp_dir("harness-nan-weight");
+    let folder = RunFolder::new(scratch.to_path_buf());
     let mut model = counting(Faults {
         nan_weight_at: Some(8),
         ..Faults::default()
@@ -232,7 +234,8 @@ fn a_state_that_is_not_finite_is_never_saved() {
 
 #[test]
 fn ctrl_c_saves_and_a_resume_continues_the_metrics_without_gaps() {
-    let folder = RunFolder::new(temp_dir("harness-stop"));
+    let scratch = temp_dir("harness-stop");
+    let folder = RunFolder::new(scratch.to_path_buf());
     let flag = Arc::new(AtomicBool::new(false));
     let mut model = counting(Faults::default());
     model.stop_at = Some((3, flag.clone()));
@@ -265,7 +268,8 @@ fn ctrl_c_saves_and_a_resume_continues_the_metrics_without_gaps() {
 
 #[test]
 fn a_checkpoint_is_written_every_few_minutes_whatever_the_step_count() {
-    let folder = RunFolder::new(temp_dir("harness-minutes"));
+    let scratch = temp_dir("harness-minutes");
+    let folder = RunFolder::new(scratch.to_path_buf());
     let mut model = counting(Faults::default());
     model.watch = Some((folder.checkpoint(), Vec::new()));
     let mut every_moment = schedule(5, 1000, 1000);
@@ -278,7 +282,8 @@ fn a_checkpoint_is_written_every_few_minutes_whatever_the_step_count() {
         "each step found the previous one saved"
     );
 
-    let folder = RunFolder::new(temp_dir("harness-hours"));
+    let scratch = temp_dir("harness-hours");
+    let folder = RunFolder::new(scratch.to_path_buf());
     let mut model = counting(Faults::default());
     model.watch = Some((folder.checkpoint(), Vec::new()));
     run(
