@@ -71,16 +71,24 @@ fn networks_have_larsens_shapes_at_28_32_and_64() {
 
 #[test]
 fn each_optimiser_gets_the_gradient_of_its_own_objective_only() {
+    // Dis_l the second convolution (within the layers that `judge` runs on each part alone)
+    // and the third (past them).
+    for dis_layer in [2, 3] {
+        own_objective_gradients(dis_layer);
+    }
+}
+
+fn own_objective_gradients(dis_layer: usize) {
     let gpu = gpu();
-    // 12 x 12 images: sides 12 -> 6 -> 3, Dis_l the second convolution.
+    // 12 x 12 images: sides 12 -> 6 -> 3.
     let mut c = config(12, 2, 2, 3, 3);
-    c.dis_layer = 2;
+    c.dis_layer = dis_layer;
     // Weights that make every term of each objective count in its gradient.
     c.beta = 2.0;
     c.gamma = 50.0;
     c.pixel = 3.0;
     let vg = VaeGan::new(&gpu, c).unwrap();
-    let mut inputs = Inputs::new(23);
+    let mut inputs = Inputs::new(20 + 3 * dis_layer as u64);
     let x = inputs.tensor(&[3, 2, 12, 12], -1.0, 1.0).0;
     let eps = inputs.tensor(&[3, 3], -1.5, 1.5).0;
     let z_prior = inputs.tensor(&[3, 3], -1.5, 1.5).0;
@@ -132,14 +140,14 @@ fn each_optimiser_gets_the_gradient_of_its_own_objective_only() {
         let tolerance = 3e-4 + 3e-2 * analytic.abs();
         assert!(
             (numeric[own] - analytic).abs() <= tolerance,
-            "{name}: its gradient along a direction is {analytic}, finite differences of its own objective {}",
+            "{name}, Dis_l conv {dis_layer}: its gradient along a direction is {analytic}, finite differences of its own objective {}",
             numeric[own]
         );
         for (other, what) in [(0, "encoder"), (1, "decoder"), (2, "discriminator")] {
             if other != own {
                 assert!(
                     (numeric[other] - analytic).abs() > 5.0 * tolerance,
-                    "{name}: its gradient {analytic} matches the {what}'s objective too ({}): the test cannot tell the routing apart",
+                    "{name}, Dis_l conv {dis_layer}: its gradient {analytic} matches the {what}'s objective too ({}): the test cannot tell the routing apart",
                     numeric[other]
                 );
             }

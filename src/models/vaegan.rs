@@ -247,6 +247,8 @@ pub struct Discriminator {
     pub main: Sequential,
     /// Layer index of Dis_l.
     tap: usize,
+    /// The layers before the first BatchNorm, which act on each image alone.
+    per_image: usize,
 }
 
 impl Discriminator {
@@ -256,6 +258,8 @@ impl Discriminator {
         main.push(Conv2d::new(gpu, rng, c.channels, first, KERNEL, SAME, true));
         main.push(Activation::Relu);
         let mut cin = first;
+        // The first stage's convolution, then its BatchNorm.
+        let per_image = main.layers.len() + 1;
         for w in c.discriminator_widths() {
             conv_block(&mut main, gpu, rng, cin, w);
             cin = w;
@@ -269,6 +273,7 @@ impl Discriminator {
         Discriminator {
             main,
             tap: c.dis_tap(),
+            per_image,
         }
     }
 
@@ -277,15 +282,28 @@ impl Discriminator {
     /// code: the BatchNorm layers would normalise a batch of only real or only generated
     /// images to the same statistics, and the fully connected layer's BatchNorm would leave
     /// such a batch's mean logit nearly fixed. The layers past Dis_l run only for logits.
+    ///
+    /// The layers before the first BatchNorm (up to Dis_l at most) run on each part alone
+    /// and are joined after: a backward then runs through them only for the parts its
+    /// objective reaches (the encoder's, only the reconstructions; the decoder's, not the
+    /// real images), where on one batch it would run over all three.
     pub fn judge(&self, parts: &[&Tensor], logits: bool) -> (Vec<Tensor>, Vec<Tensor>) {
-        let all = Tensor::concat(parts, 0);
-        let last = self.main.layers.len() - 1;
-        let taps = if logits {
-            vec![self.tap, last]
+        let joined = self.per_image.min(self.tap + 1);
+        let end = if logits {
+            self.main.layers.len()
         } else {
-            vec![self.tap]
+            self.tap + 1
         };
-        let outs = in_layer("discriminator", || self.main.forward_features(&all, &taps));
+        let keep: &[usize] = if self.tap >= joined { &[self.tap] } else { &[] };
+        let (all, out, kept) = in_layer("discriminator", || {
+            let heads: Vec<Tensor> = parts
+                .iter()
+                .map(|p| self.main.forward_span(p, 0..joined, &[]).0)
+                .collect();
+            let all = Tensor::concat(&heads.iter().collect::<Vec<_>>(), 0);
+            let (out, kept) = self.main.forward_span(&all, joined..end, keep);
+            (all, out, kept)
+        });
         let split = |t: &Tensor| -> Vec<Tensor> {
             let mut start = 0;
             parts
@@ -297,8 +315,8 @@ impl Discriminator {
                 })
                 .collect()
         };
-        let features = split(&outs[0]);
-        let logits = outs.get(1).map(split).unwrap_or_default();
+        let features = split(kept.first().unwrap_or(&all));
+        let logits = if logits { split(&out) } else { Vec::new() };
         (features, logits)
     }
 

@@ -1,6 +1,7 @@
 //! The layers: each holds its parameters as tracked tensors and names them as PyTorch does.
 
 use std::cell::Cell;
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::{Module, init, prefixed};
@@ -319,20 +320,26 @@ impl Sequential {
     /// the layers after the last tap are not run.
     pub fn forward_features(&self, x: &Tensor, taps: &[usize]) -> Vec<Tensor> {
         let last = taps.iter().copied().max().unwrap_or(0);
-        self.run(x, last + 1, taps).1
+        self.forward_span(x, 0..last + 1, taps).1
     }
 
-    /// The output of the first `count` layers, and those of the layers in `keep`. A layer
-    /// followed by a rectifier that it can apply itself (BatchNorm) runs both in its own
-    /// passes, unless its own output is kept.
-    fn run(&self, x: &Tensor, count: usize, keep: &[usize]) -> (Tensor, Vec<Tensor>) {
+    /// The output of the layers in `span` applied to x (the input of layer span.start), and
+    /// those of the layers in `keep`. A layer followed by a rectifier that it can apply
+    /// itself (BatchNorm) runs both in its own passes, unless its own output is kept or the
+    /// rectifier lies past the span.
+    pub fn forward_span(
+        &self,
+        x: &Tensor,
+        span: Range<usize>,
+        keep: &[usize],
+    ) -> (Tensor, Vec<Tensor>) {
         let mut h = x.clone();
         let mut kept = Vec::new();
-        let mut i = 0;
-        while i < count {
+        let mut i = span.start;
+        while i < span.end {
             let next_slope = self.layers.get(i + 1).and_then(|l| l.rectifier_slope());
             let layer = &self.layers[i];
-            let slope = next_slope.filter(|_| i + 1 < count && !keep.contains(&i));
+            let slope = next_slope.filter(|_| i + 1 < span.end && !keep.contains(&i));
             let (y, fused) = in_layer(&format!("{i} {}", layer.kind()), || {
                 match slope.and_then(|slope| layer.forward_rectified(&h, slope)) {
                     Some(y) => (y, true),
@@ -354,7 +361,7 @@ impl Sequential {
 
 impl Module for Sequential {
     fn forward(&self, x: &Tensor) -> Tensor {
-        self.run(x, self.layers.len(), &[]).0
+        self.forward_span(x, 0..self.layers.len(), &[]).0
     }
 
     fn parameters(&self) -> Vec<(String, Tensor)> {
