@@ -238,6 +238,12 @@ fn convolutions_on_awkward_shapes() {
         // are (class, channel), stored interleaved (the VAE-GAN discriminator's second layer)
         case(2, 6, 9, (8, 8), (5, 5), geometry(2, 2, 1)),
         case(1, 5, 4, (10, 6), (5, 5), geometry(2, 2, 1)),
+        // stride 1 to fewer output than input channels: the weight gradient as that of the
+        // convolution from dy onto x's grid, turned back (a decoder's last layer), also
+        // without padding and with more than half the kernel's
+        case(2, 16, 3, (9, 7), (5, 5), geometry(1, 2, 1)),
+        case(1, 6, 1, (6, 5), (3, 3), geometry(1, 0, 1)),
+        case(2, 5, 2, (7, 6), (3, 3), geometry(1, 2, 1)),
     ];
     for kernel in GemmKernel::available(&gpu()) {
         for (i, &c) in cases.iter().enumerate() {

@@ -390,17 +390,26 @@ fn stride_one_as_conv(w: &Tensor, g: ConvGeometry) -> Option<(Tensor, ConvGeomet
     if !fits || ic > 16 * oc {
         return None;
     }
+    Some((
+        turned(&w.detach()),
+        ConvGeometry::new(1, kh - 1 - g.padding),
+    ))
+}
+
+/// A kernel [A, B, kh, kw] turned half a turn with its two channel axes swapped:
+/// [B, A, kh, kw] with tap (ky, kx) read from (kh - 1 - ky, kw - 1 - kx).
+fn turned(w: &Tensor) -> Tensor {
+    let [a, b, kh, kw] = *w.dims() else {
+        panic!("turned: a kernel has 4 axes, got {}", w.shape());
+    };
     let taps = kh * kw;
     let reversed: Vec<usize> = (0..taps).rev().collect();
-    let flipped = w
-        .detach()
-        .reshape(&[ic * oc, taps])
+    w.reshape(&[a * b, taps])
         .transpose(0, 1)
         .gather_rows(&reversed)
         .transpose(0, 1)
-        .reshape(&[ic, oc, kh, kw])
-        .permute(&[1, 0, 2, 3]);
-    Some((flipped, ConvGeometry::new(1, kh - 1 - g.padding)))
+        .reshape(&[a, b, kh, kw])
+        .permute(&[1, 0, 2, 3])
 }
 
 /// `transposed_raw` for few output channels (dilation 1): cols [B, OC kh kw, H W] = w^T x[b]
@@ -468,7 +477,31 @@ fn transposed_by_fold(
 
 /// dw[co, ci, ky, kx] = sum dy[b, co, oy, ox] x[b, ci, oy s - p + ky d, ox s - p + kx d]:
 /// dy [B, Co, Ho, Wo], x [B, Ci, H, W] -> [Co, Ci, kh, kw].
+///
+/// At stride 1 with fewer than 16 output channels and more input channels (a decoder's last
+/// layer, 16 to 3), it is the weight gradient of the convolution that maps dy onto x's grid
+/// (padding k - 1 - p), turned back: that product has Ci rows instead of Co, so each value it
+/// loads from the windows feeds Ci multiply-adds instead of Co.
 fn weight_grad_raw(
+    dy: &Tensor,
+    x: &Tensor,
+    kh: usize,
+    kw: usize,
+    g: ConvGeometry,
+    kernel: GemmKernel,
+) -> Tensor {
+    let co = dims4(dy, "output gradient")[1];
+    let ci = dims4(x, "input")[1];
+    let swap = g.stride == 1 && g.dilation == 1 && kh == kw && g.padding < kh;
+    if swap && co < 16 && co < ci {
+        let onto_input = ConvGeometry::new(1, kh - 1 - g.padding);
+        return turned(&weight_grad_product(x, dy, kh, kw, onto_input, kernel));
+    }
+    weight_grad_product(dy, x, kh, kw, g, kernel)
+}
+
+/// `weight_grad_raw` as one product of Co rows.
+fn weight_grad_product(
     dy: &Tensor,
     x: &Tensor,
     kh: usize,
