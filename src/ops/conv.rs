@@ -481,27 +481,9 @@ fn transposed_by_fold(
 /// At stride 1 with fewer than 16 output channels and more input channels (a decoder's last
 /// layer, 16 to 3), it is the weight gradient of the convolution that maps dy onto x's grid
 /// (padding k - 1 - p), turned back: that product has Ci rows instead of Co, so each value it
-/// loads from the windows feeds Ci multiply-adds instead of Co.
+/// loads from the windows feeds Ci multiply-adds instead of Co (the roles swapped, that
+/// product takes the plain path: its Co is this Ci, not below its Ci).
 fn weight_grad_raw(
-    dy: &Tensor,
-    x: &Tensor,
-    kh: usize,
-    kw: usize,
-    g: ConvGeometry,
-    kernel: GemmKernel,
-) -> Tensor {
-    let co = dims4(dy, "output gradient")[1];
-    let ci = dims4(x, "input")[1];
-    let swap = g.stride == 1 && g.dilation == 1 && kh == kw && g.padding < kh;
-    if swap && co < 16 && co < ci {
-        let onto_input = ConvGeometry::new(1, kh - 1 - g.padding);
-        return turned(&weight_grad_product(x, dy, kh, kw, onto_input, kernel));
-    }
-    weight_grad_product(dy, x, kh, kw, g, kernel)
-}
-
-/// `weight_grad_raw` as one product of Co rows.
-fn weight_grad_product(
     dy: &Tensor,
     x: &Tensor,
     kh: usize,
@@ -511,6 +493,11 @@ fn weight_grad_product(
 ) -> Tensor {
     let [batch, co, ho, wo] = dims4(dy, "output gradient");
     let [_, ci, h, wd] = dims4(x, "input");
+    let turnable = g.stride == 1 && g.dilation == 1 && kh == kw && g.padding < kh;
+    if turnable && co < 16 && co < ci {
+        let onto_input = ConvGeometry::new(1, kh - 1 - g.padding);
+        return turned(&weight_grad_raw(x, dy, kh, kw, onto_input, kernel));
+    }
     let n = ci * kh * kw;
     let splits = weight_grad_splits(co, n, batch, ho * wo);
     let images = batch / splits;
