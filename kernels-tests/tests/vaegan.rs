@@ -7,7 +7,7 @@ use kernels_tests::{Inputs, gpu, gradient_along, unit_direction};
 use pegasus::Tensor;
 use pegasus::autograd::{Grads, clear};
 use pegasus::data::Dataset;
-use pegasus::models::vaegan::{VaeGan, VaeGanConfig};
+use pegasus::models::vaegan::{Updates, VaeGan, VaeGanConfig};
 use pegasus::nn::{Module, loss};
 
 fn config(image_size: usize, channels: usize, nf: usize, nz: usize, batch: usize) -> VaeGanConfig {
@@ -149,6 +149,64 @@ fn own_objective_gradients(dis_layer: usize) {
                     (numeric[other] - analytic).abs() > 5.0 * tolerance,
                     "{name}, Dis_l conv {dis_layer}: its gradient {analytic} matches the {what}'s objective too ({}): the test cannot tell the routing apart",
                     numeric[other]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_network_the_guard_skips_costs_no_backward_and_changes_no_other_gradient() {
+    let gpu = gpu();
+    let vg = VaeGan::new(&gpu, config(12, 2, 2, 3, 3)).unwrap();
+    let mut inputs = Inputs::new(41);
+    let x = inputs.tensor(&[3, 2, 12, 12], -1.0, 1.0).0;
+    let eps = inputs.tensor(&[3, 3], -1.5, 1.5).0;
+    let z_prior = inputs.tensor(&[3, 3], -1.5, 1.5).0;
+    let all = vg.gradients(&x, &eps, &z_prior);
+    let values = |grads: &Grads, module: &dyn Module| -> Option<Vec<Vec<f32>>> {
+        module
+            .parameters()
+            .iter()
+            .map(|(_, p)| grads.get(p).map(Tensor::to_vec))
+            .collect()
+    };
+    for (decoder, discriminator) in [(true, false), (false, true), (false, false)] {
+        let o = vg.objectives(&x, &eps, &z_prior);
+        let step = vg.backward(
+            o,
+            Updates {
+                decoder,
+                discriminator,
+            },
+        );
+        assert_eq!(pegasus::autograd::len(), 0, "the tape is spent");
+        let networks: [(&str, &dyn Module, &Grads, &Grads, bool); 3] = [
+            ("encoder", &vg.encoder, &step.encoder, &all.encoder, true),
+            ("decoder", &vg.decoder, &step.decoder, &all.decoder, decoder),
+            (
+                "discriminator",
+                &vg.discriminator,
+                &step.discriminator,
+                &all.discriminator,
+                discriminator,
+            ),
+        ];
+        for (name, module, got, full, updated) in networks {
+            if updated {
+                let got = values(got, module).expect("every parameter has a gradient");
+                assert_eq!(
+                    Some(got),
+                    values(full, module),
+                    "{name}'s gradient with decoder {decoder}, discriminator {discriminator} differs from the full step's"
+                );
+            } else {
+                assert!(
+                    module
+                        .parameters()
+                        .iter()
+                        .all(|(_, p)| got.get(p).is_none()),
+                    "the skipped {name} got gradients"
                 );
             }
         }

@@ -359,6 +359,30 @@ pub struct Objectives {
     logits: Vec<Tensor>,
 }
 
+impl Objectives {
+    /// The discriminator's BCE on real images and its mean BCE on generated ones, detached
+    /// so that reading them starts nothing on the tape.
+    fn guard_costs(&self) -> (Tensor, Tensor) {
+        let [real, recon, prior] = &self.costs;
+        let fake = recon.detach().add(&prior.detach()).scale(0.5);
+        (real.detach(), fake)
+    }
+}
+
+/// Which networks besides the encoder (which always updates) a step updates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Updates {
+    pub decoder: bool,
+    pub discriminator: bool,
+}
+
+impl Updates {
+    pub const ALL: Updates = Updates {
+        decoder: true,
+        discriminator: true,
+    };
+}
+
 pub struct VaeGan {
     pub config: VaeGanConfig,
     pub encoder: GaussianEncoder,
@@ -469,20 +493,30 @@ impl VaeGan {
     /// [`VaeGan::objectives`] (see the module notes).
     pub fn gradients(&self, x: &Tensor, eps: &Tensor, z_prior: &Tensor) -> StepGradients {
         let o = self.objectives(x, eps, z_prior);
-        let leaves = |params: Vec<(String, Tensor)>| -> Vec<Tensor> {
-            params.into_iter().map(|(_, t)| t).collect()
+        self.backward(o, Updates::ALL)
+    }
+
+    /// The gradients of the networks that `updates` names (a skipped network's come back
+    /// empty), so a step the balance guard skips costs no backward pass through it.
+    pub fn backward(&self, o: Objectives, updates: Updates) -> StepGradients {
+        let leaves = |params: Vec<(String, Tensor)>, wanted: bool| -> Vec<Tensor> {
+            if wanted {
+                params.into_iter().map(|(_, t)| t).collect()
+            } else {
+                Vec::new()
+            }
         };
         let (encoder_params, decoder_params, discriminator_params) = (
-            leaves(self.encoder.parameters()),
-            leaves(self.decoder.parameters()),
-            leaves(self.discriminator.parameters()),
+            leaves(self.encoder.parameters(), true),
+            leaves(self.decoder.parameters(), updates.decoder),
+            leaves(self.discriminator.parameters(), updates.discriminator),
         );
+        let (real_cost, fake_cost) = o.guard_costs();
         let [encoder, decoder, discriminator] = crate::autograd::backward_each([
             (&o.encoder, &encoder_params),
             (&o.decoder, &decoder_params),
             (&o.discriminator, &discriminator_params),
         ]);
-        let [real_cost, recon_cost, prior_cost] = &o.costs;
         let logits = &o.logits;
         let mean_d = |logit: &Tensor| logit.detach().sigmoid().mean();
         StepGradients {
@@ -498,21 +532,28 @@ impl VaeGan {
                 ("d_recon", mean_d(&logits[1])),
                 ("d_prior", mean_d(&logits[2])),
             ],
-            // Detached first: the tape is spent, and this sum must not start a new one.
-            fake_cost: recon_cost.detach().add(&prior_cost.detach()).scale(0.5),
-            real_cost: real_cost.detach(),
+            fake_cost,
+            real_cost,
         }
     }
 
-    /// Which of (decoder, discriminator) update, by Larsen's balance rule (with a margin).
-    fn balance(&self, real_cost: f32, fake_cost: f32) -> (bool, bool) {
+    /// Which of the decoder and the discriminator update, by Larsen's balance rule (with a
+    /// margin); both when the guard is off.
+    fn balance(&self, o: &Objectives) -> Updates {
         let (eq, margin) = (self.config.equilibrium, self.config.margin);
-        let discriminator = real_cost >= eq - margin && fake_cost >= eq - margin;
-        let decoder = real_cost <= eq + margin && fake_cost <= eq + margin;
-        if decoder || discriminator {
-            (decoder, discriminator)
+        if margin <= 0.0 {
+            return Updates::ALL;
+        }
+        let (real_cost, fake_cost) = o.guard_costs();
+        let (real_cost, fake_cost) = (real_cost.item(), fake_cost.item());
+        let updates = Updates {
+            discriminator: real_cost >= eq - margin && fake_cost >= eq - margin,
+            decoder: real_cost <= eq + margin && fake_cost <= eq + margin,
+        };
+        if updates.decoder || updates.discriminator {
+            updates
         } else {
-            (true, true)
+            Updates::ALL
         }
     }
 
@@ -533,19 +574,16 @@ impl VaeGan {
             self.opt_decoder.step(&grads);
             return vec![("kl", kl.detach()), ("mse", mse.detach())];
         }
-        let step = self.gradients(&x, &eps, &z_prior);
-        let (decoder, discriminator) = if self.config.margin > 0.0 {
-            self.balance(step.real_cost.item(), step.fake_cost.item())
-        } else {
-            (true, true)
-        };
+        let objectives = self.objectives(&x, &eps, &z_prior);
+        let updates = self.balance(&objectives);
+        let step = self.backward(objectives, updates);
         self.opt_encoder.step(&step.encoder);
-        if decoder {
+        if updates.decoder {
             self.opt_decoder.step(&step.decoder);
         } else {
             self.skipped_decoder += 1;
         }
-        if discriminator {
+        if updates.discriminator {
             self.opt_discriminator.step(&step.discriminator);
         } else {
             self.skipped_discriminator += 1;
