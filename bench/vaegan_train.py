@@ -92,17 +92,18 @@ for step in range(1, a.steps + 1):
         rc = bce(out[:n], ones); fc = 0.5 * (bce(out[n:2*n], zeros) + bce(out[2*n:], zeros))
         dl = rc + 2 * fc
         objs = [a.beta * kl / values + llike + a.pixel * pix, a.gamma * llike + gl + a.pixel * pix, dl]
-        grads = [torch.autograd.grad(o, g, retain_graph=True) for o, g in zip(objs, groups)]
         upd_g = upd_d = True
         if a.margin > 0:
             r, f = rc.item(), fc.item()
             upd_d = r >= a.eq - a.margin and f >= a.eq - a.margin
             upd_g = r <= a.eq + a.margin and f <= a.eq + a.margin
             if not (upd_d or upd_g): upd_d = upd_g = True
-        for k, (opt, params, gs) in enumerate(zip(opts, groups, grads)):
+        # The guard decides before the backward passes, as pegasus: a skipped network's
+        # gradient is not computed.
+        for k, (opt, params, o) in enumerate(zip(opts, groups, objs)):
             if (k == 1 and not upd_g): skipg += 1; continue
             if (k == 2 and not upd_d): skipd += 1; continue
-            for p, g in zip(params, gs): p.grad = g
+            for p, g in zip(params, torch.autograd.grad(o, params, retain_graph=True)): p.grad = g
             opt.step()
         s = torch.sigmoid(out.detach()); dr, dre, dpr = s[:n].mean(), s[n:2*n].mean(), s[2*n:].mean()
     if step % a.every == 0 or step == a.steps:
