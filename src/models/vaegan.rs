@@ -338,9 +338,6 @@ pub struct StepGradients {
     pub discriminator: Grads,
     /// kl (raw, nats), llike, g_loss, d_loss, d_real, d_recon, d_prior; all detached.
     pub scalars: Vec<(&'static str, Tensor)>,
-    /// The discriminator's BCE on real images and its mean BCE on generated ones.
-    pub real_cost: Tensor,
-    pub fake_cost: Tensor,
 }
 
 /// The three objectives at the current weights for a batch, with the step's noise, and the
@@ -357,16 +354,6 @@ pub struct Objectives {
     costs: [Tensor; 3],
     /// Its logits for the three.
     logits: Vec<Tensor>,
-}
-
-impl Objectives {
-    /// The discriminator's BCE on real images and its mean BCE on generated ones, detached
-    /// so that reading them starts nothing on the tape.
-    fn guard_costs(&self) -> (Tensor, Tensor) {
-        let [real, recon, prior] = &self.costs;
-        let fake = recon.detach().add(&prior.detach()).scale(0.5);
-        (real.detach(), fake)
-    }
 }
 
 /// Which networks besides the encoder (which always updates) a step updates.
@@ -511,7 +498,6 @@ impl VaeGan {
             leaves(self.decoder.parameters(), updates.decoder),
             leaves(self.discriminator.parameters(), updates.discriminator),
         );
-        let (real_cost, fake_cost) = o.guard_costs();
         let [encoder, decoder, discriminator] = crate::autograd::backward_each([
             (&o.encoder, &encoder_params),
             (&o.decoder, &decoder_params),
@@ -532,8 +518,6 @@ impl VaeGan {
                 ("d_recon", mean_d(&logits[1])),
                 ("d_prior", mean_d(&logits[2])),
             ],
-            fake_cost,
-            real_cost,
         }
     }
 
@@ -544,8 +528,11 @@ impl VaeGan {
         if margin <= 0.0 {
             return Updates::ALL;
         }
-        let (real_cost, fake_cost) = o.guard_costs();
-        let (real_cost, fake_cost) = (real_cost.item(), fake_cost.item());
+        // The discriminator's BCE on real images and its mean BCE on generated ones, detached
+        // so that reading them adds nothing to the tape.
+        let [real, recon, prior] = &o.costs;
+        let real_cost = real.detach().item();
+        let fake_cost = recon.detach().add(&prior.detach()).scale(0.5).item();
         let updates = Updates {
             discriminator: real_cost >= eq - margin && fake_cost >= eq - margin,
             decoder: real_cost <= eq + margin && fake_cost <= eq + margin,
