@@ -229,6 +229,14 @@ fn explore_every_way(dir: &Path, run: &str, seven: &str) {
     let ranking = succeeds(dir, &hybrid);
     assert!(ranking.contains("rank"), "{ranking}");
     png_size(&folder.join("hybrids_1_7.png"));
+    let faithful = [
+        &hybrid[..],
+        &["--pick", "faithful", "--out", "faithful.png"],
+    ]
+    .concat();
+    let ranking = succeeds(dir, &faithful);
+    assert!(ranking.contains("rank"), "{ranking}");
+    png_size(&dir.join("faithful.png"));
 }
 
 #[test]

@@ -508,13 +508,18 @@ pub fn interpolate_cmd(gpu: &Arc<Gpu>, args: &InterpolateArgs) -> anyhow::Result
 #[command(
     after_help = "Looks for hybrids of two classes (a Pegasus from horses and birds). Candidates are the
 images of each class whose latents lie nearest that class's mean latent (its most typical
-members); every pair of candidates is mixed at each weight and projected onto the sphere.
+members), or with --pick faithful those the model redraws most faithfully from their latents;
+every pair of candidates is mixed at each weight (and projected onto the sphere for GLO).
 Criterion: a mix z scores min(cos(z, mean A), cos(z, mean B)), its cosine similarity to the
 farther of the two class means, so the best hybrids are close to both classes at once.
+
+Typical members of a class lie near its mean, which a blurry model decodes to an average of the
+class; the faithful ones are the images it draws clearly, so their mixes keep more shape.
 
 Examples:
   pegasus hybrid --run runs/glo --a 1 --b 7
   pegasus hybrid --run runs/stl --a horse --b bird --candidates 12 --weights 0.35,0.5,0.65
+  pegasus hybrid --run runs/vaegan --a horse --b bird --weights 0.65 --pick faithful
   pegasus hybrid --run runs/clustered --a cluster:2 --b cluster:5"
 )]
 pub struct HybridArgs {
@@ -528,9 +533,12 @@ pub struct HybridArgs {
     /// Second group, as --a.
     #[arg(long)]
     b: String,
-    /// Typical images taken from each group.
+    /// Images taken from each group.
     #[arg(long, default_value_t = 8)]
     candidates: usize,
+    /// Which images of each group are the candidates.
+    #[arg(long, value_enum, default_value_t = Pick::Typical)]
+    pick: Pick,
     /// Weights of A in the mixes tried, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0.35,0.5,0.65")]
     weights: Vec<f32>,
@@ -540,6 +548,64 @@ pub struct HybridArgs {
     /// Output PNG (default: RUN/hybrids_A_B.png).
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// How `pegasus hybrid` chooses each group's candidates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Pick {
+    /// Latents nearest the group's mean latent: its most typical members.
+    Typical,
+    /// Images the model decodes back from their latents with the least squared error for
+    /// their contrast (error over the image's variance).
+    Faithful,
+}
+
+/// Positions in `members` of the `count` images whose decoded latents (`latents`, one row
+/// of `nz` per member) redraw the most of them (`unexplained_fraction`), best first.
+fn most_faithful(
+    gpu: &Arc<Gpu>,
+    run: &Opened,
+    set: &Dataset,
+    members: &[usize],
+    latents: &[f32],
+    count: usize,
+) -> Vec<usize> {
+    const CHUNK: usize = 256;
+    let nz = run.model.nz();
+    let mut errors = Vec::with_capacity(members.len());
+    for (c, chunk) in members.chunks(CHUNK).enumerate() {
+        let z = &latents[c * CHUNK * nz..(c * CHUNK + chunk.len()) * nz];
+        let drawn = run
+            .model
+            .decode(&Tensor::from_slice(gpu, z, &[chunk.len(), nz]))
+            .to_vec();
+        let images = set.batch(gpu, chunk).to_vec();
+        let per_image = images.len() / chunk.len();
+        errors.extend(
+            images
+                .chunks(per_image)
+                .zip(drawn.chunks(per_image))
+                .map(|(x, y)| unexplained_fraction(x, y)),
+        );
+    }
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by(|&i, &j| errors[i].total_cmp(&errors[j]));
+    order.truncate(count);
+    order
+}
+
+/// The squared error of `drawn` against `image` over the image's own spread about its mean
+/// value: the part of the picture the drawing misses. A flat image is easy to redraw with a
+/// small error, yet shows nothing; relative to the spread it no longer wins.
+fn unexplained_fraction(image: &[f32], drawn: &[f32]) -> f32 {
+    let mean = image.iter().sum::<f32>() / image.len().max(1) as f32;
+    let spread: f32 = image.iter().map(|v| (v - mean) * (v - mean)).sum();
+    let error: f32 = image
+        .iter()
+        .zip(drawn)
+        .map(|(a, b)| (a - b) * (a - b))
+        .sum();
+    error / spread.max(f32::MIN_POSITIVE)
 }
 
 /// The images of a group: a class name, or `cluster:ID` for a run trained through a
@@ -610,18 +676,24 @@ pub fn hybrid(gpu: &Arc<Gpu>, args: &HybridArgs) -> anyhow::Result<()> {
     };
     let (ma, za, mean_a) = class(&args.a)?;
     let (mb, zb, mean_b) = class(&args.b)?;
+    let count = args.candidates.max(1);
     let typical = |z: &[f32], mean: &[f32]| -> Vec<usize> {
         let mut order: Vec<usize> = (0..z.len() / nz).collect();
         order.sort_by(|&i, &j| {
             cosine(&z[j * nz..(j + 1) * nz], mean)
                 .total_cmp(&cosine(&z[i * nz..(i + 1) * nz], mean))
         });
-        order.truncate(args.candidates.max(1));
+        order.truncate(count);
         order
     };
+    let candidates = |members: &[usize], z: &[f32], mean: &[f32]| match args.pick {
+        Pick::Typical => typical(z, mean),
+        Pick::Faithful => most_faithful(gpu, &run, set, members, z, count),
+    };
+    let (picked_a, picked_b) = (candidates(&ma, &za, &mean_a), candidates(&mb, &zb, &mean_b));
     let mut scored: Vec<(f32, usize, usize, f32, Vec<f32>)> = Vec::new();
-    for &i in &typical(&za, &mean_a) {
-        for &j in &typical(&zb, &mean_b) {
+    for &i in &picked_a {
+        for &j in &picked_b {
             for &w in &args.weights {
                 let z = run.placed(crate::latent::between(
                     &zb[j * nz..(j + 1) * nz],
@@ -654,4 +726,27 @@ pub fn hybrid(gpu: &Arc<Gpu>, args: &HybridArgs) -> anyhow::Result<()> {
     }
     println!("hybrids: {}", out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unexplained_fraction;
+
+    #[test]
+    fn the_faithful_pick_prefers_a_redrawn_contrast_to_a_flat_image() {
+        // Error 4 x 0.01 over a spread of 4 (values +-1 about mean 0).
+        let checkerboard = [1.0, -1.0, 1.0, -1.0];
+        let drawn_well = [0.9, -0.9, 0.9, -0.9];
+        let fraction = unexplained_fraction(&checkerboard, &drawn_well);
+        assert!((fraction - 0.01).abs() < 1e-6, "{fraction}");
+        // A flat grey redrawn with a 200th of that error still shows nothing, so it must
+        // rank after any image with contrast.
+        let grey = [0.2; 4];
+        let drawn_grey = [0.21, 0.19, 0.2, 0.2];
+        assert!(unexplained_fraction(&grey, &drawn_grey) > 1.0);
+        // Half the contrast lost: a quarter of the spread unexplained (error 4 x 0.25 over 4).
+        let drawn_faintly = [0.5, -0.5, 0.5, -0.5];
+        let faint = unexplained_fraction(&checkerboard, &drawn_faintly);
+        assert!((faint - 0.25).abs() < 1e-6, "{faint}");
+    }
 }
