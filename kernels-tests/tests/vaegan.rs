@@ -26,6 +26,7 @@ fn config(image_size: usize, channels: usize, nf: usize, nz: usize, batch: usize
         equilibrium: 0.68,
         plain_vae: false,
         pixel: 0.0,
+        joint_decode: true,
         seed: 5,
     }
 }
@@ -72,17 +73,18 @@ fn networks_have_larsens_shapes_at_28_32_and_64() {
 #[test]
 fn each_optimiser_gets_the_gradient_of_its_own_objective_only() {
     // Dis_l the second convolution (within the layers that `judge` runs on each part alone)
-    // and the third (past them).
-    for dis_layer in [2, 3] {
-        own_objective_gradients(dis_layer);
+    // and the third (past them); reconstructions and prior draws decoded as one batch or two.
+    for (dis_layer, joint_decode) in [(2, true), (3, true), (3, false)] {
+        own_objective_gradients(dis_layer, joint_decode);
     }
 }
 
-fn own_objective_gradients(dis_layer: usize) {
+fn own_objective_gradients(dis_layer: usize, joint_decode: bool) {
     let gpu = gpu();
     // 12 x 12 images: sides 12 -> 6 -> 3.
     let mut c = config(12, 2, 2, 3, 3);
     c.dis_layer = dis_layer;
+    c.joint_decode = joint_decode;
     // Weights that make every term of each objective count in its gradient.
     c.beta = 2.0;
     c.gamma = 50.0;
@@ -140,14 +142,14 @@ fn own_objective_gradients(dis_layer: usize) {
         let tolerance = 3e-4 + 3e-2 * analytic.abs();
         assert!(
             (numeric[own] - analytic).abs() <= tolerance,
-            "{name}, Dis_l conv {dis_layer}: its gradient along a direction is {analytic}, finite differences of its own objective {}",
+            "{name}, Dis_l conv {dis_layer}, joint decoding {joint_decode}: its gradient along a direction is {analytic}, finite differences of its own objective {}",
             numeric[own]
         );
         for (other, what) in [(0, "encoder"), (1, "decoder"), (2, "discriminator")] {
             if other != own {
                 assert!(
                     (numeric[other] - analytic).abs() > 5.0 * tolerance,
-                    "{name}, Dis_l conv {dis_layer}: its gradient {analytic} matches the {what}'s objective too ({}): the test cannot tell the routing apart",
+                    "{name}, Dis_l conv {dis_layer}, joint decoding {joint_decode}: its gradient {analytic} matches the {what}'s objective too ({}): the test cannot tell the routing apart",
                     numeric[other]
                 );
             }
@@ -209,6 +211,42 @@ fn a_network_the_guard_skips_costs_no_backward_and_changes_no_other_gradient() {
                     "the skipped {name} got gradients"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn joint_decoding_normalises_reconstructions_with_the_prior_draws() {
+    let gpu = gpu();
+    let mut inputs = Inputs::new(31);
+    let x = inputs.tensor(&[3, 2, 12, 12], -1.0, 1.0).0;
+    let eps = inputs.tensor(&[3, 3], -1.5, 1.5).0;
+    let draws = [
+        inputs.tensor(&[3, 3], -1.5, 1.5).0,
+        inputs.tensor(&[3, 3], -4.0, 4.0).0,
+    ];
+    for joint_decode in [true, false] {
+        let mut c = config(12, 2, 2, 3, 3);
+        c.joint_decode = joint_decode;
+        // Dis_l before the discriminator's first BatchNorm, which sees the prior draws too.
+        c.dis_layer = 2;
+        let vg = VaeGan::new(&gpu, c).unwrap();
+        // The encoder's objective then sees the prior draws only through the reconstructions.
+        let [a, b] = draws.each_ref().map(|z_prior| {
+            let value = vg.objectives(&x, &eps, z_prior).encoder.item();
+            clear();
+            value
+        });
+        if joint_decode {
+            assert!(
+                (a - b).abs() > 1e-4 * a.abs(),
+                "decoded in one batch, the reconstructions share BatchNorm statistics with the prior draws, yet other draws left the encoder's objective at {a} and {b}"
+            );
+        } else {
+            assert_eq!(
+                a, b,
+                "decoded apart, the prior draws must not touch the reconstructions"
+            );
         }
     }
 }

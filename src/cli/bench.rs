@@ -317,6 +317,8 @@ fn vaegan_step_seconds(gpu: &Arc<Gpu>, batch: usize, steps: usize) -> anyhow::Re
             equilibrium: 0.68,
             plain_vae: false,
             pixel: 1.0,
+            // Two decoder batches, as bench/vaegan_step.py decodes (the same work as one).
+            joint_decode: false,
             seed: 0,
         },
     )?;

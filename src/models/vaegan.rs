@@ -34,7 +34,9 @@
 //! reaches the generator, the encoder's objective computes no weight gradients of the decoder
 //! or the discriminator. Only then do the three optimisers step, each on its network's
 //! gradients alone, all at the weights of the forward pass. The discriminator judges real
-//! images, reconstructions and prior samples as one batch, as Larsen's code does.
+//! images, reconstructions and prior samples as one batch, as Larsen's code does; with
+//! `joint_decode` (new runs) the decoder likewise decodes the reconstructions' codes and the
+//! prior draws as one batch.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -86,6 +88,11 @@ pub struct VaeGanConfig {
     /// objectives (0, the default and absent from older runs: Larsen's objectives).
     #[serde(default)]
     pub pixel: f32,
+    /// Decode the reconstructions' codes and the prior draws as one batch, so that the
+    /// decoder's BatchNorm normalises both with the same statistics, as Larsen's code does
+    /// (new runs); false, and absent from older runs' config.json: each is its own batch.
+    #[serde(default)]
+    pub joint_decode: bool,
     pub seed: u64,
 }
 
@@ -452,8 +459,16 @@ impl VaeGan {
     /// that judges real images, reconstructions and prior samples in one batch.
     pub fn objectives(&self, x: &Tensor, eps: &Tensor, z_prior: &Tensor) -> Objectives {
         let (mu, logvar, z) = self.posterior(x, eps);
-        let recon = self.decoder.forward(&z);
-        let prior = self.decoder.forward(z_prior);
+        let (recon, prior) = if self.config.joint_decode {
+            // Apart, the prior draws' batch is normalised to its own statistics, which hides
+            // from the discriminator (and from the decoder's GAN gradient) how far their
+            // activations stray from those of the codes the decoder reconstructs from.
+            let n = z.dims()[0];
+            let both = self.decoder.forward(&Tensor::concat(&[&z, z_prior], 0));
+            (both.narrow(0, 0, n), both.narrow(0, n, z_prior.dims()[0]))
+        } else {
+            (self.decoder.forward(&z), self.decoder.forward(z_prior))
+        };
         let (features, logits) = self.discriminator.judge(&[x, &recon, &prior], true);
         let llike = loss::mse(&features[1], &features[0]);
         let kl = loss::kl_divergence(&mu, &logvar, 1.0);

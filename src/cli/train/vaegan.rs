@@ -66,6 +66,11 @@ pub struct VaeGanArgs {
     /// decoder's objectives (0: Larsen's objectives alone).
     #[arg(long, default_value_t = 0.0)]
     pixel: f32,
+    /// Decode the reconstructions' codes and the prior draws as two batches, each with its
+    /// own BatchNorm statistics, as runs made before 2026-12-07 did (default: one batch, as
+    /// Larsen's code).
+    #[arg(long)]
+    separate_decode: bool,
     /// Hold back every N-th image for held-out figures when the source has no test split.
     #[arg(long, default_value_t = 20)]
     holdout_every: usize,
@@ -137,6 +142,7 @@ fn settings(args: &VaeGanArgs, data: &Split) -> anyhow::Result<VaeGanConfig> {
         equilibrium: args.equilibrium,
         plain_vae: args.plain_vae,
         pixel: args.pixel,
+        joint_decode: !args.separate_decode,
         seed: args.seed,
     };
     config.check()?;
