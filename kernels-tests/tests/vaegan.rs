@@ -252,6 +252,34 @@ fn joint_decoding_normalises_reconstructions_with_the_prior_draws() {
 }
 
 #[test]
+fn samples_at_the_tanh_limits_are_counted_and_judged() {
+    let gpu = gpu();
+    let vg = VaeGan::new(&gpu, config(12, 2, 2, 3, 3)).unwrap();
+    let fresh = vg.saturation(10);
+    assert_eq!(
+        (fresh.samples, fresh.saturated),
+        (10, 0),
+        "an untrained decoder draws near 0"
+    );
+    assert!(fresh.d_saturated.is_nan() && (0.0..=1.0).contains(&fresh.d_others));
+    // The output convolution's bias pushes every value to tanh(5) = 0.9999.
+    let (name, bias) = vg.decoder.parameters().pop().unwrap();
+    assert!(
+        name.ends_with("bias"),
+        "the decoder's last parameter is {name}"
+    );
+    bias.write(&vec![5.0; bias.numel()]);
+    let pushed = vg.saturation(10);
+    assert_eq!(pushed.saturated, 10, "every sample at the limit");
+    assert!(pushed.d_others.is_nan() && (0.0..=1.0).contains(&pushed.d_saturated));
+    assert_eq!(
+        pegasus::autograd::len(),
+        0,
+        "judging leaves nothing on the tape"
+    );
+}
+
+#[test]
 fn the_discriminator_learns_to_tell_digits_from_noise() {
     let gpu = gpu();
     let digits = Dataset::embedded().unwrap();

@@ -50,7 +50,7 @@ use crate::gpu::Gpu;
 use crate::gpu::scope::in_layer;
 use crate::io::Checkpoint;
 use crate::models::autoencoder::{self, Autoencoder, GaussianEncoder};
-use crate::models::spread;
+use crate::models::{evaluating, spread};
 use crate::nn::{
     Activation, BatchNorm, Conv2d, ConvTranspose2d, Flatten, Linear, Module, Sequential, loss,
     prefixed,
@@ -615,6 +615,57 @@ impl VaeGan {
     }
 }
 
+/// How many prior samples the decoder draws at the tanh's limits, and how the discriminator
+/// judges them: the tanh passes almost no gradient back through such values, so the GAN term
+/// can hardly move the decoder away from them however surely they are rejected.
+#[derive(Clone, Copy, Debug)]
+pub struct Saturation {
+    pub samples: usize,
+    /// Samples with over a quarter of their values beyond 0.99 in magnitude.
+    pub saturated: usize,
+    /// The discriminator's mean output D on the saturated samples and on the others (NaN
+    /// where there are none).
+    pub d_saturated: f32,
+    pub d_others: f32,
+}
+
+impl VaeGan {
+    /// [`Saturation`] of `n` prior samples (the draws that [`VaeGan::diversity`] makes), all
+    /// judged in evaluation mode.
+    pub fn saturation(&self, n: usize) -> Saturation {
+        let z =
+            Rng::new(self.config.seed ^ 0xd1).normal(self.gpu(), &[n, self.config.nz], 0.0, 1.0);
+        let samples = autoencoder::generate(self, &z);
+        let judged = crate::autograd::no_grad(|| {
+            evaluating(&self.discriminator, &samples, self.config.batch, |x| {
+                self.discriminator.logit(x).sigmoid()
+            })
+        })
+        .to_vec();
+        let values = samples.to_vec();
+        let per_sample = values.len() / n.max(1);
+        let saturated: Vec<bool> = values
+            .chunks(per_sample.max(1))
+            .map(|s| s.iter().filter(|v| v.abs() > 0.99).count() * 4 > per_sample)
+            .collect();
+        let mean_d = |wanted: bool| {
+            let d: Vec<f32> = judged
+                .iter()
+                .zip(&saturated)
+                .filter(|(_, s)| **s == wanted)
+                .map(|(d, _)| *d)
+                .collect();
+            d.iter().sum::<f32>() / d.len() as f32
+        };
+        Saturation {
+            samples: n,
+            saturated: saturated.iter().filter(|s| **s).count(),
+            d_saturated: mean_d(true),
+            d_others: mean_d(false),
+        }
+    }
+}
+
 impl Autoencoder for VaeGan {
     fn gpu(&self) -> &Arc<Gpu> {
         self.encoder.fc_mu.weight.gpu()
@@ -774,6 +825,11 @@ impl Model for VaeGan {
         lines.push(format!(
             "diversity: mean distance between {n} samples {samples:.2}, between {n} held-out images {images:.2} (ratio {:.2}; far under 1 means mode collapse)",
             samples / images.max(1e-12)
+        ));
+        let s = self.saturation(n);
+        lines.push(format!(
+            "saturated samples: {} of {n} have over a quarter of their values at the tanh's limits (|x| > 0.99); the discriminator's mean output on them {:.2}, on the others {:.2}",
+            s.saturated, s.d_saturated, s.d_others
         ));
         if !self.config.plain_vae {
             lines.push(format!(
