@@ -255,7 +255,7 @@ fn joint_decoding_normalises_reconstructions_with_the_prior_draws() {
 fn samples_at_the_tanh_limits_are_counted_and_judged() {
     let gpu = gpu();
     let vg = VaeGan::new(&gpu, config(12, 2, 2, 3, 3)).unwrap();
-    let fresh = vg.saturation(10);
+    let fresh = vg.saturation(&vg.report_samples(10));
     assert_eq!(
         (fresh.samples, fresh.saturated),
         (10, 0),
@@ -269,7 +269,7 @@ fn samples_at_the_tanh_limits_are_counted_and_judged() {
         "the decoder's last parameter is {name}"
     );
     bias.write(&vec![5.0; bias.numel()]);
-    let pushed = vg.saturation(10);
+    let pushed = vg.saturation(&vg.report_samples(10));
     assert_eq!(pushed.saturated, 10, "every sample at the limit");
     assert!(pushed.d_others.is_nan() && (0.0..=1.0).contains(&pushed.d_saturated));
     assert_eq!(

@@ -460,9 +460,9 @@ impl VaeGan {
     pub fn objectives(&self, x: &Tensor, eps: &Tensor, z_prior: &Tensor) -> Objectives {
         let (mu, logvar, z) = self.posterior(x, eps);
         let (recon, prior) = if self.config.joint_decode {
-            // Apart, the prior draws' batch is normalised to its own statistics, which hides
-            // from the discriminator (and from the decoder's GAN gradient) how far their
-            // activations stray from those of the codes the decoder reconstructs from.
+            // Apart, the running statistics that evaluation normalises with would mix the
+            // reconstruction batches' statistics with the prior batches'; together, they are
+            // the ones the reconstructions were trained with.
             let n = z.dims()[0];
             let both = self.decoder.forward(&Tensor::concat(&[&z, z_prior], 0));
             (both.narrow(0, 0, n), both.narrow(0, n, z_prior.dims()[0]))
@@ -593,10 +593,18 @@ impl VaeGan {
         step.scalars
     }
 
-    /// Mean pairwise L2 distance between `n` samples from the prior and between `n` of the
-    /// given images: (samples, images). Samples much closer together than images are the
-    /// mark of mode collapse.
-    pub fn diversity(&self, images: &Dataset, n: usize) -> (f32, f32) {
+    /// `n` samples from the prior, the same draws at every call: what the report's diversity
+    /// and saturation figures are measured on.
+    pub fn report_samples(&self, n: usize) -> Tensor {
+        let z =
+            Rng::new(self.config.seed ^ 0xd1).normal(self.gpu(), &[n, self.config.nz], 0.0, 1.0);
+        autoencoder::generate(self, &z)
+    }
+
+    /// Mean pairwise L2 distance between the `samples` and between as many of the given
+    /// images: (samples, images). Samples much closer together than images are the mark of
+    /// mode collapse.
+    pub fn diversity(&self, samples: &Tensor, images: &Dataset) -> (f32, f32) {
         let mean_distance = |t: &Tensor| {
             let m = t.dims()[0];
             let flat = t.reshape(&[m, t.numel() / m.max(1)]);
@@ -607,41 +615,20 @@ impl VaeGan {
                 .sum();
             (off / (m * (m - 1)).max(1) as f64) as f32
         };
-        let z =
-            Rng::new(self.config.seed ^ 0xd1).normal(self.gpu(), &[n, self.config.nz], 0.0, 1.0);
-        let samples = autoencoder::generate(self, &z);
+        let n = samples.dims()[0];
         let real = images.batch(self.gpu(), &spread(images.len(), n));
-        (mean_distance(&samples), mean_distance(&real))
+        (mean_distance(samples), mean_distance(&real))
     }
-}
 
-/// How many prior samples the decoder draws at the tanh's limits, and how the discriminator
-/// judges them: the tanh passes almost no gradient back through such values, so the GAN term
-/// can hardly move the decoder away from them however surely they are rejected.
-#[derive(Clone, Copy, Debug)]
-pub struct Saturation {
-    pub samples: usize,
-    /// Samples with over a quarter of their values beyond 0.99 in magnitude.
-    pub saturated: usize,
-    /// The discriminator's mean output D on the saturated samples and on the others (NaN
-    /// where there are none).
-    pub d_saturated: f32,
-    pub d_others: f32,
-}
-
-impl VaeGan {
-    /// [`Saturation`] of `n` prior samples (the draws that [`VaeGan::diversity`] makes), all
-    /// judged in evaluation mode.
-    pub fn saturation(&self, n: usize) -> Saturation {
-        let z =
-            Rng::new(self.config.seed ^ 0xd1).normal(self.gpu(), &[n, self.config.nz], 0.0, 1.0);
-        let samples = autoencoder::generate(self, &z);
+    /// [`Saturation`] of `samples`, judged by the discriminator in evaluation mode.
+    pub fn saturation(&self, samples: &Tensor) -> Saturation {
         let judged = crate::autograd::no_grad(|| {
-            evaluating(&self.discriminator, &samples, self.config.batch, |x| {
+            evaluating(&self.discriminator, samples, self.config.batch, |x| {
                 self.discriminator.logit(x).sigmoid()
             })
         })
         .to_vec();
+        let n = samples.dims()[0];
         let values = samples.to_vec();
         let per_sample = values.len() / n.max(1);
         let saturated: Vec<bool> = values
@@ -664,6 +651,20 @@ impl VaeGan {
             d_others: mean_d(false),
         }
     }
+}
+
+/// How many prior samples the decoder draws at the tanh's limits, and how the discriminator
+/// judges them: the tanh passes almost no gradient back through such values, so the GAN term
+/// can hardly move the decoder away from them however surely they are rejected.
+#[derive(Clone, Copy, Debug)]
+pub struct Saturation {
+    pub samples: usize,
+    /// Samples with over a quarter of their values beyond 0.99 in magnitude.
+    pub saturated: usize,
+    /// The discriminator's mean output D on the saturated samples and on the others (NaN
+    /// where there are none).
+    pub d_saturated: f32,
+    pub d_others: f32,
 }
 
 impl Autoencoder for VaeGan {
@@ -821,12 +822,13 @@ impl Model for VaeGan {
         let mut lines = autoencoder::report(self, data);
         let real = autoencoder::heldout_or_train(data);
         let n = real.len().min(256);
-        let (samples, images) = self.diversity(real, n);
+        let drawn = self.report_samples(n);
+        let (samples, images) = self.diversity(&drawn, real);
         lines.push(format!(
             "diversity: mean distance between {n} samples {samples:.2}, between {n} held-out images {images:.2} (ratio {:.2}; far under 1 means mode collapse)",
             samples / images.max(1e-12)
         ));
-        let s = self.saturation(n);
+        let s = self.saturation(&drawn);
         lines.push(format!(
             "saturated samples: {} of {n} have over a quarter of their values at the tanh's limits (|x| > 0.99); the discriminator's mean output on them {:.2}, on the others {:.2}",
             s.saturated, s.d_saturated, s.d_others
