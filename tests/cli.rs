@@ -616,12 +616,17 @@ const VAEGAN_MODEL: &[&str] = &[
 fn vaegan_trains_resumes_all_three_optimisers_exactly_and_is_explored() {
     let dir = scratch("vaegan");
     let (rows, said) = resumes_exactly(&dir, VAEGAN_MODEL, 8);
-    for says in ["held-out reconstruction", "diversity", "balance guard"] {
+    for says in [
+        "held-out reconstruction",
+        "diversity",
+        "saturated samples",
+        "balance guard",
+    ] {
         assert!(said.contains(says), "`{says}` missing from:\n{said}");
     }
     assert_eq!(
         rows[0],
-        "step,kl,llike,g_loss,d_loss,d_real,d_recon,d_prior,psnr_db,heldout_psnr_db"
+        "step,kl,llike,g_loss,d_loss,d_real,d_recon,d_prior,saturated,psnr_db,heldout_psnr_db"
     );
     png_size(&dir.join("runs/straight/loss.png"));
     assert!(
@@ -637,6 +642,10 @@ fn vaegan_trains_resumes_all_three_optimisers_exactly_and_is_explored() {
         (vec!["train", "vaegan", "--dis-layer", "9"], "--dis-layer 9"),
         (vec!["train", "vaegan", "--batch", "1"], "--batch"),
         (vec!["train", "vaegan", "--pixel=-1"], "--pixel"),
+        (
+            vec!["train", "vaegan", "--saturation-penalty=-1"],
+            "--saturation-penalty",
+        ),
         (vec!["train", "vaegan", "--run", "straight"], "--resume"),
         (
             vec!["train", "vae", "--run", "straight", "--resume"],

@@ -27,6 +27,7 @@ fn config(image_size: usize, channels: usize, nf: usize, nz: usize, batch: usize
         plain_vae: false,
         pixel: 0.0,
         joint_decode: true,
+        saturation_penalty: Some(0.0),
         seed: 5,
     }
 }
@@ -74,12 +75,28 @@ fn networks_have_larsens_shapes_at_28_32_and_64() {
 fn each_optimiser_gets_the_gradient_of_its_own_objective_only() {
     // Dis_l the second convolution (within the layers that `judge` runs on each part alone)
     // and the third (past them); reconstructions and prior draws decoded as one batch or two.
-    for (dis_layer, joint_decode) in [(2, true), (3, true), (3, false)] {
-        own_objective_gradients(dis_layer, joint_decode);
+    // The last, with the saturation penalty acting on part of the prior samples' values.
+    for (dis_layer, joint_decode, penalty) in [
+        (2, true, false),
+        (3, true, false),
+        (3, false, false),
+        (3, true, true),
+    ] {
+        own_objective_gradients(dis_layer, joint_decode, penalty);
     }
 }
 
-fn own_objective_gradients(dis_layer: usize, joint_decode: bool) {
+/// The decoder's output convolution's bias.
+fn output_bias(vg: &VaeGan) -> Tensor {
+    let (name, bias) = vg.decoder.parameters().pop().unwrap();
+    assert!(
+        name.ends_with("bias"),
+        "the decoder's last parameter is {name}"
+    );
+    bias
+}
+
+fn own_objective_gradients(dis_layer: usize, joint_decode: bool, penalty: bool) {
     let gpu = gpu();
     // 12 x 12 images: sides 12 -> 6 -> 3.
     let mut c = config(12, 2, 2, 3, 3);
@@ -89,7 +106,13 @@ fn own_objective_gradients(dis_layer: usize, joint_decode: bool) {
     c.beta = 2.0;
     c.gamma = 50.0;
     c.pixel = 3.0;
+    c.saturation_penalty = Some(if penalty { 4.0 } else { 0.0 });
     let vg = VaeGan::new(&gpu, c).unwrap();
+    if penalty {
+        // The first channel's values before the tanh around atanh(0.99) = 2.65, some past
+        // it; the second's inside, where the tanh passes the other terms' gradients on.
+        output_bias(&vg).write(&[2.6, 0.0]);
+    }
     let mut inputs = Inputs::new(20 + 3 * dis_layer as u64);
     let x = inputs.tensor(&[3, 2, 12, 12], -1.0, 1.0).0;
     let eps = inputs.tensor(&[3, 3], -1.5, 1.5).0;
@@ -142,14 +165,14 @@ fn own_objective_gradients(dis_layer: usize, joint_decode: bool) {
         let tolerance = 3e-4 + 3e-2 * analytic.abs();
         assert!(
             (numeric[own] - analytic).abs() <= tolerance,
-            "{name}, Dis_l conv {dis_layer}, joint decoding {joint_decode}: its gradient along a direction is {analytic}, finite differences of its own objective {}",
+            "{name}, Dis_l conv {dis_layer}, joint decoding {joint_decode}, penalty {penalty}: its gradient along a direction is {analytic}, finite differences of its own objective {}",
             numeric[own]
         );
         for (other, what) in [(0, "encoder"), (1, "decoder"), (2, "discriminator")] {
             if other != own {
                 assert!(
                     (numeric[other] - analytic).abs() > 5.0 * tolerance,
-                    "{name}, Dis_l conv {dis_layer}, joint decoding {joint_decode}: its gradient {analytic} matches the {what}'s objective too ({}): the test cannot tell the routing apart",
+                    "{name}, Dis_l conv {dis_layer}, joint decoding {joint_decode}, penalty {penalty}: its gradient {analytic} matches the {what}'s objective too ({}): the test cannot tell the routing apart",
                     numeric[other]
                 );
             }
@@ -263,11 +286,7 @@ fn samples_at_the_tanh_limits_are_counted_and_judged() {
     );
     assert!(fresh.d_saturated.is_nan() && (0.0..=1.0).contains(&fresh.d_others));
     // The output convolution's bias pushes every value to tanh(5) = 0.9999.
-    let (name, bias) = vg.decoder.parameters().pop().unwrap();
-    assert!(
-        name.ends_with("bias"),
-        "the decoder's last parameter is {name}"
-    );
+    let bias = output_bias(&vg);
     bias.write(&vec![5.0; bias.numel()]);
     let pushed = vg.saturation(&vg.report_samples(10));
     assert_eq!(pushed.saturated, 10, "every sample at the limit");
@@ -277,6 +296,81 @@ fn samples_at_the_tanh_limits_are_counted_and_judged() {
         0,
         "judging leaves nothing on the tape"
     );
+}
+
+#[test]
+fn the_saturation_penalty_weighs_only_prior_values_past_the_tanh_limit() {
+    let gpu = gpu();
+    let mut c = config(12, 2, 2, 3, 3);
+    // Two batches, so the prior draws' values before the tanh can be had on their own.
+    c.joint_decode = false;
+    let mut vg = VaeGan::new(&gpu, c).unwrap();
+    let mut inputs = Inputs::new(53);
+    let x = inputs.tensor(&[3, 2, 12, 12], -1.0, 1.0).0;
+    let eps = inputs.tensor(&[3, 3], -1.5, 1.5).0;
+    let z_prior = inputs.tensor(&[3, 3], -1.5, 1.5).0;
+    let tanh = vg.decoder.layers.len() - 1;
+    let limit = 0.99f64.atanh();
+    let bias = output_bias(&vg);
+    for (shift, saturated_share) in [(0.0, 0.0), (2.0, f32::NAN), (5.0, 1.0)] {
+        bias.write(&vec![shift; bias.numel()]);
+        let before: Vec<f64> = vg
+            .decoder
+            .forward_span(&z_prior, 0..tanh, &[])
+            .0
+            .to_vec()
+            .into_iter()
+            .map(f64::from)
+            .collect();
+        let expected = before
+            .iter()
+            .map(|a| (a * a - limit * limit).max(0.0))
+            .sum::<f64>()
+            / before.len() as f64;
+        let mut decoder_objective = |weight: f32| {
+            vg.config.saturation_penalty = Some(weight);
+            let o = vg.objectives(&x, &eps, &z_prior);
+            let value = f64::from(o.decoder.item());
+            let step = vg.backward(o, Updates::ALL);
+            let share = step
+                .scalars
+                .iter()
+                .find(|(name, _)| *name == "saturated")
+                .expect("a saturated column")
+                .1
+                .item();
+            (value, share)
+        };
+        let (without, share) = decoder_objective(0.0);
+        let (with, _) = decoder_objective(3.0);
+        let penalty = (with - without) / 3.0;
+        assert!(
+            (penalty - expected).abs() <= 1e-4 + 1e-3 * expected,
+            "bias {shift}: the penalty adds {penalty}, the values before the tanh give {expected}"
+        );
+        if shift == 0.0 {
+            assert_eq!(expected, 0.0, "an untrained decoder stays inside the limit");
+        } else {
+            assert!(expected > 0.0, "bias {shift} puts values past the limit");
+        }
+        if !saturated_share.is_nan() {
+            assert_eq!(
+                share, saturated_share,
+                "share of saturated samples at bias {shift}"
+            );
+        }
+    }
+    vg.config.saturation_penalty = None;
+    let (o, names) = (
+        vg.objectives(&x, &eps, &z_prior),
+        pegasus::train::Model::loss_names(&vg),
+    );
+    let step = vg.backward(o, Updates::ALL);
+    assert!(
+        !names.contains(&"saturated") && step.scalars.iter().all(|(n, _)| *n != "saturated"),
+        "runs made before the penalty keep their columns"
+    );
+    assert_eq!(pegasus::autograd::len(), 0, "nothing left on the tape");
 }
 
 #[test]

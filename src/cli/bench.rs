@@ -319,6 +319,7 @@ fn vaegan_step_seconds(gpu: &Arc<Gpu>, batch: usize, steps: usize) -> anyhow::Re
             pixel: 1.0,
             // Two decoder batches, as bench/vaegan_step.py decodes (the same work as one).
             joint_decode: false,
+            saturation_penalty: None,
             seed: 0,
         },
     )?;

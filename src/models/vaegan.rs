@@ -26,6 +26,8 @@
 //!   non-saturating form of -L_GAN;
 //! - discriminator: BCE(D(x), real) + BCE(D(x~), fake) + BCE(D(Dec(z_p)), fake) = -L_GAN;
 //! - with `pixel` > 0, pixel MSE(x~, x) x pixel is added to the encoder's and the decoder's.
+//! - with a saturation penalty w > 0, w mean max(a^2 - atanh(0.99)^2, 0) over the prior
+//!   samples' values a before the tanh is added to the decoder's (see `saturation_penalty`).
 //!
 //! One forward pass computes all three objectives; `autograd::backward_each` then takes each
 //! objective's gradient with respect to its own network's parameters only (as Larsen's code
@@ -93,10 +95,22 @@ pub struct VaeGanConfig {
     /// (new runs); false, and absent from older runs' config.json: each is its own batch.
     #[serde(default)]
     pub joint_decode: bool,
+    /// Weight of the saturation penalty in the decoder's objective: the mean over the decoded
+    /// prior draws' values of max(a^2 - atanh(0.99)^2, 0), a the value before the tanh.
+    /// Where the tanh saturates it passes the GAN term almost no gradient; this term pulls
+    /// such values back to where it does. None in runs made before it (config.json without
+    /// the field): no penalty, and metrics.csv has no `saturated` column.
+    #[serde(default)]
+    pub saturation_penalty: Option<f32>,
     pub seed: u64,
 }
 
 const KERNEL: usize = 5;
+/// A decoded value beyond this magnitude counts as saturated: the tanh passes back under 2%
+/// of the gradient there.
+const SATURATED: f32 = 0.99;
+/// A sample with at least this share of saturated values counts as saturated.
+const SATURATED_SHARE: f32 = 0.25;
 const HALVE: ConvGeometry = ConvGeometry::new(2, 2);
 const SAME: ConvGeometry = ConvGeometry::new(1, 2);
 
@@ -118,6 +132,14 @@ impl VaeGanConfig {
             return Err(Error::Invalid(format!(
                 "the pixel term's weight is {}: give 0 or more (--pixel)",
                 self.pixel
+            )));
+        }
+        if let Some(w) = self
+            .saturation_penalty
+            .filter(|w| !(w.is_finite() && *w >= 0.0))
+        {
+            return Err(Error::Invalid(format!(
+                "the saturation penalty's weight is {w}: give 0 or more (--saturation-penalty)"
             )));
         }
         let convs = self.sides().len();
@@ -361,6 +383,8 @@ pub struct Objectives {
     costs: [Tensor; 3],
     /// Its logits for the three.
     logits: Vec<Tensor>,
+    /// The share of saturated prior samples (detached), in runs with a saturation penalty.
+    saturated: Option<Tensor>,
 }
 
 /// Which networks besides the encoder (which always updates) a step updates.
@@ -448,6 +472,18 @@ impl VaeGan {
         }
     }
 
+    /// The decoder's images for the codes `z` and, when `before_tanh`, its values before the
+    /// output tanh.
+    fn decode(&self, z: &Tensor, before_tanh: bool) -> (Tensor, Option<Tensor>) {
+        if !before_tanh {
+            return (self.decoder.forward(z), None);
+        }
+        let tanh = self.decoder.layers.len() - 1;
+        let (pre, _) = self.decoder.forward_span(z, 0..tanh, &[]);
+        let (out, _) = self.decoder.forward_span(&pre, tanh..tanh + 1, &[]);
+        (out, Some(pre))
+    }
+
     /// The encoder's forward for the noise: (mu, logvar, z).
     fn posterior(&self, x: &Tensor, eps: &Tensor) -> (Tensor, Tensor, Tensor) {
         let (mu, logvar) = self.encoder.forward(x);
@@ -459,15 +495,21 @@ impl VaeGan {
     /// that judges real images, reconstructions and prior samples in one batch.
     pub fn objectives(&self, x: &Tensor, eps: &Tensor, z_prior: &Tensor) -> Objectives {
         let (mu, logvar, z) = self.posterior(x, eps);
-        let (recon, prior) = if self.config.joint_decode {
+        let penalty = self.config.saturation_penalty;
+        let (recon, prior, prior_before_tanh) = if self.config.joint_decode {
             // Apart, the running statistics that evaluation normalises with would mix the
             // reconstruction batches' statistics with the prior batches'; together, they are
             // the ones the reconstructions were trained with.
-            let n = z.dims()[0];
-            let both = self.decoder.forward(&Tensor::concat(&[&z, z_prior], 0));
-            (both.narrow(0, 0, n), both.narrow(0, n, z_prior.dims()[0]))
+            let (n, m) = (z.dims()[0], z_prior.dims()[0]);
+            let (both, before) = self.decode(&Tensor::concat(&[&z, z_prior], 0), penalty.is_some());
+            (
+                both.narrow(0, 0, n),
+                both.narrow(0, n, m),
+                before.map(|b| b.narrow(0, n, m)),
+            )
         } else {
-            (self.decoder.forward(&z), self.decoder.forward(z_prior))
+            let (prior, before) = self.decode(z_prior, penalty.is_some());
+            (self.decoder.forward(&z), prior, before)
         };
         let (features, logits) = self.discriminator.judge(&[x, &recon, &prior], true);
         let llike = loss::mse(&features[1], &features[0]);
@@ -479,15 +521,22 @@ impl VaeGan {
             bce_all(&logits[2], false),
         ];
         let pixel = self.pixel_term(&recon, x);
+        let mut decoder = pixel(llike.scale(self.config.gamma).add(&g_loss));
+        if let (Some(weight), Some(before)) = (penalty.filter(|w| *w > 0.0), &prior_before_tanh) {
+            let limit = SATURATED.atanh();
+            let beyond = before.square().add_scalar(-limit * limit).relu().mean();
+            decoder = decoder.add(&beyond.scale(weight));
+        }
         Objectives {
             encoder: pixel(kl.scale(self.kl_weight()).add(&llike)),
-            decoder: pixel(llike.scale(self.config.gamma).add(&g_loss)),
+            decoder,
             discriminator: costs[0].add(&costs[1]).add(&costs[2]),
             kl,
             llike,
             g_loss,
             costs,
             logits,
+            saturated: penalty.map(|_| saturated_share(&prior.detach())),
         }
     }
 
@@ -532,7 +581,10 @@ impl VaeGan {
                 ("d_real", mean_d(&logits[0])),
                 ("d_recon", mean_d(&logits[1])),
                 ("d_prior", mean_d(&logits[2])),
-            ],
+            ]
+            .into_iter()
+            .chain(o.saturated.map(|s| ("saturated", s)))
+            .collect(),
         }
     }
 
@@ -633,7 +685,10 @@ impl VaeGan {
         let per_sample = values.len() / n.max(1);
         let saturated: Vec<bool> = values
             .chunks(per_sample.max(1))
-            .map(|s| s.iter().filter(|v| v.abs() > 0.99).count() * 4 > per_sample)
+            .map(|s| {
+                let beyond = s.iter().filter(|v| v.abs() > SATURATED).count();
+                beyond as f32 >= SATURATED_SHARE * per_sample as f32
+            })
             .collect();
         let mean_d = |wanted: bool| {
             let d: Vec<f32> = judged
@@ -653,13 +708,26 @@ impl VaeGan {
     }
 }
 
+/// The share of the images whose values lie beyond [`SATURATED`] in magnitude for at least
+/// [`SATURATED_SHARE`] of them, as a scalar tensor.
+fn saturated_share(images: &Tensor) -> Tensor {
+    let n = images.dims()[0];
+    let per_image = images.reshape(&[n, images.numel() / n.max(1)]);
+    per_image
+        .abs()
+        .step(SATURATED.next_up())
+        .mean_axes(&[1])
+        .step(SATURATED_SHARE)
+        .mean()
+}
+
 /// How many prior samples the decoder draws at the tanh's limits, and how the discriminator
 /// judges them: the tanh passes almost no gradient back through such values, so the GAN term
 /// can hardly move the decoder away from them however surely they are rejected.
 #[derive(Clone, Copy, Debug)]
 pub struct Saturation {
     pub samples: usize,
-    /// Samples with over a quarter of their values beyond 0.99 in magnitude.
+    /// Samples with at least a quarter of their values beyond 0.99 in magnitude.
     pub saturated: usize,
     /// The discriminator's mean output D on the saturated samples and on the others (NaN
     /// where there are none).
@@ -726,9 +794,13 @@ impl Model for VaeGan {
         if self.config.plain_vae {
             vec!["kl", "mse"]
         } else {
-            vec![
+            let mut names = vec![
                 "kl", "llike", "g_loss", "d_loss", "d_real", "d_recon", "d_prior",
-            ]
+            ];
+            if self.config.saturation_penalty.is_some() {
+                names.push("saturated");
+            }
+            names
         }
     }
 
@@ -830,7 +902,7 @@ impl Model for VaeGan {
         ));
         let s = self.saturation(&drawn);
         lines.push(format!(
-            "saturated samples: {} of {n} have over a quarter of their values at the tanh's limits (|x| > 0.99); the discriminator's mean output on them {:.2}, on the others {:.2}",
+            "saturated samples: {} of {n} have a quarter or more of their values at the tanh's limits (|x| > 0.99); the discriminator's mean output on them {:.2}, on the others {:.2}",
             s.saturated, s.d_saturated, s.d_others
         ));
         if !self.config.plain_vae {

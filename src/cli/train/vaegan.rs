@@ -71,6 +71,12 @@ pub struct VaeGanArgs {
     /// Larsen's code).
     #[arg(long)]
     separate_decode: bool,
+    /// Weight of a penalty on decoded prior samples' values beyond the tanh's limits
+    /// (|x| > 0.99), taken before the tanh, in the decoder's objective: the tanh passes such
+    /// values almost no gradient of the GAN term. metrics.csv logs the share of saturated
+    /// samples either way.
+    #[arg(long, default_value_t = 0.0)]
+    saturation_penalty: f32,
     /// Hold back every N-th image for held-out figures when the source has no test split.
     #[arg(long, default_value_t = 20)]
     holdout_every: usize,
@@ -99,10 +105,16 @@ pub fn train(
         "--lr must be positive"
     );
     anyhow::ensure!(
-        [args.beta, args.gamma, args.margin, args.pixel]
-            .iter()
-            .all(|w| w.is_finite() && *w >= 0.0),
-        "--beta, --gamma, --margin and --pixel must be 0 or more"
+        [
+            args.beta,
+            args.gamma,
+            args.margin,
+            args.pixel,
+            args.saturation_penalty
+        ]
+        .iter()
+        .all(|w| w.is_finite() && *w >= 0.0),
+        "--beta, --gamma, --margin, --pixel and --saturation-penalty must be 0 or more"
     );
     anyhow::ensure!(
         args.equilibrium > 0.0 && args.equilibrium.is_finite(),
@@ -143,6 +155,7 @@ fn settings(args: &VaeGanArgs, data: &Split) -> anyhow::Result<VaeGanConfig> {
         plain_vae: args.plain_vae,
         pixel: args.pixel,
         joint_decode: !args.separate_decode,
+        saturation_penalty: Some(args.saturation_penalty),
         seed: args.seed,
     };
     config.check()?;
