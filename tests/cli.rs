@@ -1078,11 +1078,34 @@ fn features_eval_report_and_compare() {
             vec!["eval", "--run", "runs/pyramid", "--frames", "1"],
             "--frames",
         ),
+        (
+            vec!["eval", "--run", "runs/pyramid", "--temperature", "0"],
+            "--temperature 0",
+        ),
         (vec!["report", "--run", "runs/absent"], "runs/absent"),
     ] {
         let message = refused(&dir, &args);
         assert!(message.contains(expected), "{args:?}: {message}");
     }
+    // The same draws at a narrower spread: other samples, and eval.json says how they came.
+    let samples_at_1 = std::fs::read(run.join("eval_samples.png")).unwrap();
+    let table = succeeds(
+        &dir,
+        &[
+            &["eval", "--run", "runs/pyramid", "--temperature", "0.5"][..],
+            &eval,
+        ]
+        .concat(),
+    );
+    assert!(table.contains("at temperature 0.5"), "{table}");
+    let narrower: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(narrower["distribution"]["temperature"].as_f64(), Some(0.5));
+    assert_ne!(
+        std::fs::read(run.join("eval_samples.png")).unwrap(),
+        samples_at_1,
+        "samples at temperature 0.5 are those at 1"
+    );
     // Seed 004's perceptual loss measures with that features run.
     let said = succeeds(
         &dir,

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 
-use super::explore::{Latents, Opened, Prior, open_run_encoding, prior_draws};
+use super::explore::{Latents, Opened, Prior, check_temperature, open_run_encoding, prior_draws};
 use crate::data::{DataSelection, Dataset};
 use crate::eval::features::{FeatureSpace, TrainedFeatures};
 use crate::eval::vgg16::Vgg16;
@@ -49,7 +49,8 @@ Examples:
   pegasus train features
   pegasus eval --run runs/glo
   pegasus eval --run runs/vae --features runs/features --images 500
-  pegasus eval --run runs/vaegan --features vgg16:vgg16.safetensors"
+  pegasus eval --run runs/vaegan --features vgg16:vgg16.safetensors
+  pegasus eval --run runs/vaegan --temperature 0.7"
 )]
 pub struct EvalArgs {
     /// Run folder (runs/NAME).
@@ -84,6 +85,10 @@ pub struct EvalArgs {
     /// Where samples come from (auto: a GLO run's GLANN mapper when it has one).
     #[arg(long, value_enum, default_value_t = Prior::Auto)]
     prior: Prior,
+    /// Scale of the prior's spread for the samples (below 1: more typical, less varied
+    /// images, trading recall for precision).
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
     /// How a GLO run's held-out images are encoded (auto: its encoder when it has one).
     #[arg(long, value_enum, default_value_t = Latents::Auto)]
     latents: Latents,
@@ -182,7 +187,7 @@ fn check(args: &EvalArgs) -> anyhow::Result<()> {
         "--fit-steps {}: give at most 100000",
         args.fit_steps
     );
-    Ok(())
+    check_temperature(args.temperature)
 }
 
 /// Images of `set` at `indices`, uploaded a batch at a time.
@@ -241,7 +246,19 @@ pub fn eval(gpu: &Arc<Gpu>, args: &EvalArgs) -> anyhow::Result<()> {
 
     eprintln!("  drawing {n} samples and measuring features");
     let real = images_of(gpu, heldout, &spread(heldout.len(), n));
-    let (z, drawn_from) = prior_draws(gpu, &run, args.prior, n, 1.0, &mut Rng::new(args.seed))?;
+    let (z, drawn_from) = prior_draws(
+        gpu,
+        &run,
+        args.prior,
+        n,
+        args.temperature,
+        &mut Rng::new(args.seed),
+    )?;
+    let drawn_from = if args.temperature == 1.0 {
+        drawn_from
+    } else {
+        format!("{drawn_from} at temperature {}", args.temperature)
+    };
     let samples = in_batches(&z, 256, |z| model.decode(z));
     let real_f = space.embed(&real)?.to_vec();
     let sample_f = space.embed(&samples)?.to_vec();
@@ -334,6 +351,7 @@ pub fn eval(gpu: &Arc<Gpu>, args: &EvalArgs) -> anyhow::Result<()> {
         },
         "distribution": {
             "images": n,
+            "temperature": args.temperature,
             "fd": fd,
             "fd_train_vs_heldout": fd_floor,
             "k": args.k,

@@ -209,6 +209,15 @@ pub(crate) enum Prior {
 }
 
 /// n latents drawn for `run` as `prior` says, with the draw described in words.
+/// Refuses a --temperature outside (0, 10].
+pub(crate) fn check_temperature(temperature: f32) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        temperature.is_finite() && temperature > 0.0 && temperature <= 10.0,
+        "--temperature {temperature}: give a value in (0, 10]"
+    );
+    Ok(())
+}
+
 pub(crate) fn prior_draws(
     gpu: &Arc<Gpu>,
     run: &Opened,
@@ -252,11 +261,7 @@ pub fn sample(gpu: &Arc<Gpu>, args: &SampleArgs) -> anyhow::Result<()> {
         "--n {}: give 1 to 4096",
         args.n
     );
-    anyhow::ensure!(
-        args.temperature.is_finite() && args.temperature > 0.0 && args.temperature <= 10.0,
-        "--temperature {}: give a value in (0, 10]",
-        args.temperature
-    );
+    check_temperature(args.temperature)?;
     let run = open_run(gpu, &args.run, "sample")?;
     let (z, drawn_from) = prior_draws(
         gpu,
