@@ -901,9 +901,18 @@ impl Model for VaeGan {
             samples / images.max(1e-12)
         ));
         let s = self.saturation(&drawn);
+        let judged = |d: f32| {
+            if d.is_nan() {
+                "- (none)".to_string()
+            } else {
+                format!("{d:.2}")
+            }
+        };
         lines.push(format!(
-            "saturated samples: {} of {n} have a quarter or more of their values at the tanh's limits (|x| > 0.99); the discriminator's mean output on them {:.2}, on the others {:.2}",
-            s.saturated, s.d_saturated, s.d_others
+            "saturated samples: {} of {n} have a quarter or more of their values at the tanh's limits (|x| > 0.99); the discriminator's mean output on them {}, on the others {}",
+            s.saturated,
+            judged(s.d_saturated),
+            judged(s.d_others)
         ));
         if !self.config.plain_vae {
             lines.push(format!(
