@@ -208,7 +208,6 @@ pub(crate) enum Prior {
     Glann,
 }
 
-/// n latents drawn for `run` as `prior` says, with the draw described in words.
 /// Refuses a --temperature outside (0, 10].
 pub(crate) fn check_temperature(temperature: f32) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -218,6 +217,7 @@ pub(crate) fn check_temperature(temperature: f32) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// n latents drawn for `run` as `prior` says, with the draw described in words.
 pub(crate) fn prior_draws(
     gpu: &Arc<Gpu>,
     run: &Opened,
