@@ -536,7 +536,7 @@ impl VaeGan {
             g_loss,
             costs,
             logits,
-            saturated: penalty.map(|_| saturated_share(&prior.detach())),
+            saturated: penalty.map(|_| saturated_flags(&prior.detach()).mean()),
         }
     }
 
@@ -681,14 +681,10 @@ impl VaeGan {
         })
         .to_vec();
         let n = samples.dims()[0];
-        let values = samples.to_vec();
-        let per_sample = values.len() / n.max(1);
-        let saturated: Vec<bool> = values
-            .chunks(per_sample.max(1))
-            .map(|s| {
-                let beyond = s.iter().filter(|v| v.abs() > SATURATED).count();
-                beyond as f32 >= SATURATED_SHARE * per_sample as f32
-            })
+        let saturated: Vec<bool> = saturated_flags(samples)
+            .to_vec()
+            .into_iter()
+            .map(|flag| flag > 0.5)
             .collect();
         let mean_d = |wanted: bool| {
             let d: Vec<f32> = judged
@@ -708,9 +704,9 @@ impl VaeGan {
     }
 }
 
-/// The share of the images whose values lie beyond [`SATURATED`] in magnitude for at least
-/// [`SATURATED_SHARE`] of them, as a scalar tensor.
-fn saturated_share(images: &Tensor) -> Tensor {
+/// 1 for each image with at least [`SATURATED_SHARE`] of its values beyond [`SATURATED`] in
+/// magnitude, else 0 (n x 1; not differentiable).
+fn saturated_flags(images: &Tensor) -> Tensor {
     let n = images.dims()[0];
     let per_image = images.reshape(&[n, images.numel() / n.max(1)]);
     per_image
@@ -718,7 +714,6 @@ fn saturated_share(images: &Tensor) -> Tensor {
         .step(SATURATED.next_up())
         .mean_axes(&[1])
         .step(SATURATED_SHARE)
-        .mean()
 }
 
 /// How many prior samples the decoder draws at the tanh's limits, and how the discriminator
